@@ -1,0 +1,67 @@
+"""Shared fixtures, and the one rule for tests that need an outside part.
+
+Real data (``CNNLAB_DATA``) and a real browser (Chromium) are outside parts. On a
+user's machine a missing data directory skips the tests that need it, with a reason
+saying how to provide it; a browser test is skipped only when ``CNNLAB_SKIP_BROWSER=1``
+says so explicitly. Under CI (``CI=true``) both are failures, never skips.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def missing_outside_part(message: str) -> None:
+    """Fail under CI, skip elsewhere: the single policy for absent data."""
+    if under_ci():
+        pytest.fail(f"{message} (CI=true: outside parts must be present in CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real-data directory named by ``CNNLAB_DATA`` (holding ``mnist/`` and ``fashion-mnist/``)."""
+    value = os.environ.get("CNNLAB_DATA")
+    if not value:
+        missing_outside_part(
+            "real-data test: set CNNLAB_DATA to a folder holding fashion-mnist/ and mnist/ "
+            "IDX .gz files (e.g. CNNLAB_DATA=../shared/data)")
+    root = Path(value).expanduser().resolve()
+    if not (root / "fashion-mnist" / "train-labels-idx1-ubyte.gz").is_file():
+        missing_outside_part(f"real-data test: CNNLAB_DATA={value} has no fashion-mnist/train-labels-idx1-ubyte.gz")
+    return root
+
+
+@pytest.fixture(scope="session")
+def fashion_train(data_root):
+    """Real Fashion-MNIST training set ``(images uint8 (60000,28,28), labels int64 (60000,))``."""
+    from cnnlab.data import load_fashion_mnist
+    return load_fashion_mnist("train", root=data_root, download=False)
+
+
+@pytest.fixture(scope="session")
+def fashion_test(data_root):
+    """Real Fashion-MNIST test set ``(images uint8 (10000,28,28), labels int64 (10000,))``."""
+    from cnnlab.data import load_fashion_mnist
+    return load_fashion_mnist("test", root=data_root, download=False)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Path of a Chromium binary for real-browser tests."""
+    if os.environ.get("CNNLAB_SKIP_BROWSER", "").strip() == "1" and not under_ci():
+        pytest.skip("browser test skipped explicitly by CNNLAB_SKIP_BROWSER=1")
+    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("real-browser test needs Chromium: install it (Debian: apt-get install chromium), "
+                    "point CNNLAB_CHROMIUM at the binary, or set CNNLAB_SKIP_BROWSER=1 to skip explicitly")
+    return path
