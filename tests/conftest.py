@@ -65,3 +65,8 @@ def chromium_path() -> str:
         pytest.fail("real-browser test needs Chromium: install it (Debian: apt-get install chromium), "
                     "point CNNLAB_CHROMIUM at the binary, or set CNNLAB_SKIP_BROWSER=1 to skip explicitly")
     return path
+
+
+# tests/notebooks/ holds notebooks that tests execute themselves (e.g. under strict nbval);
+# they are not collected by the lax run of the README's test command.
+collect_ignore_glob = ["notebooks/*"]

@@ -1,0 +1,85 @@
+"""The ``cnnlab`` command line, for students and instructors.
+
+    cnnlab info              versions, device, fast mode and where data is looked for
+    cnnlab fetch [DATASET]   download (or find) and verify MNIST / Fashion-MNIST
+    cnnlab notebook pin|strip NOTEBOOK...
+                             execute and keep only checked outputs | strip outputs
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+def _info(args) -> int:
+    import numpy
+    import torch
+
+    from . import config, data
+
+    print(f"cnnlab {__version__}, numpy {numpy.__version__}, torch {torch.__version__}")
+    print(f"device: {config.get_device()}   fast mode ({config.FAST_ENV}): {config.fast_mode()}")
+    for dataset in ("mnist", "fashion-mnist"):
+        print(f"{dataset} is looked for in: " + ", ".join(str(d) for d in data.data_dirs(dataset)))
+    return 0
+
+
+def _fetch(args) -> int:
+    from . import data
+
+    loaders = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist}
+    status = 0
+    for name in args.datasets or list(loaders):
+        for split in ("train", "test"):
+            try:
+                images, _ = loaders[name](split, root=args.root)
+            except data.DatasetUnavailable as err:
+                print(f"{name} {split}: UNAVAILABLE\n{err}", file=sys.stderr)
+                status = 1
+            else:
+                print(f"{name} {split}: {images.shape[0]} images, verified")
+    return status
+
+
+def _notebook(args) -> int:
+    from . import notebooks
+
+    action = notebooks.pin if args.action == "pin" else notebooks.strip
+    for path in args.paths:
+        action(path)
+        print(f"{args.action}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cnnlab", description="Helpers for the cnnlab course on "
+                                     "convolutional neural networks.")
+    parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("info", help="show versions, the device, fast mode and data folders").set_defaults(run=_info)
+    fetch = sub.add_parser("fetch", help="download (or find) and verify the data sets")
+    fetch.add_argument("datasets", nargs="*", choices=["mnist", "fashion-mnist"], metavar="DATASET",
+                       help="mnist and/or fashion-mnist (default: both)")
+    fetch.add_argument("--root", help="folder to look in and download to (default: the per-user cache)")
+    fetch.set_defaults(run=_fetch)
+    notebook = sub.add_parser("notebook", help="pin: execute and keep only # NBVAL_CHECK_OUTPUT outputs; "
+                              "strip: remove unchecked outputs")
+    notebook.add_argument("action", choices=["pin", "strip"])
+    notebook.add_argument("paths", nargs="+", metavar="NOTEBOOK")
+    notebook.set_defaults(run=_notebook)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
