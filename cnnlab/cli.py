@@ -4,6 +4,10 @@
     cnnlab fetch [DATASET]   download (or find) and verify MNIST / Fashion-MNIST
     cnnlab notebook pin|strip NOTEBOOK...
                              execute and keep only checked outputs | strip outputs
+    cnnlab exercises [SOLUTIONS] [EXERCISES]
+                             generate exercises/ from solutions/ (--check: only report stale ones)
+    cnnlab grade SUBMISSION... --solution NOTEBOOK [--out grades.csv] [--feedback DIR]
+                             grade students' notebooks
 """
 from __future__ import annotations
 
@@ -53,6 +57,32 @@ def _notebook(args) -> int:
     return 0
 
 
+def _exercises(args) -> int:
+    from .grading import generate_all, stale_exercises
+
+    if args.check:
+        stale = stale_exercises(args.solutions, args.exercises)
+        for name in stale:
+            print(f"stale: {name} (run `cnnlab exercises` to regenerate)")
+        return 1 if stale else 0
+    for path in generate_all(args.solutions, args.exercises):
+        print(f"wrote {path}")
+    return 0
+
+
+def _grade(args) -> int:
+    from .grading import grade_notebook, write_grades
+
+    reports = []
+    for path in args.submissions:
+        report = grade_notebook(path, args.solution, timeout=args.timeout)
+        print(f"{report.student}: {report.score:g} / {report.max_score:g}")
+        reports.append(report)
+    write_grades(reports, args.out, args.feedback)
+    print(f"grades written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnlab", description="Helpers for the cnnlab course on "
                                      "convolutional neural networks.")
@@ -69,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     notebook.add_argument("action", choices=["pin", "strip"])
     notebook.add_argument("paths", nargs="+", metavar="NOTEBOOK")
     notebook.set_defaults(run=_notebook)
+    exercises = sub.add_parser("exercises", help="generate exercise notebooks from solution notebooks")
+    exercises.add_argument("solutions", nargs="?", default="solutions")
+    exercises.add_argument("exercises", nargs="?", default="exercises")
+    exercises.add_argument("--check", action="store_true", help="only report exercises that are out of date")
+    exercises.set_defaults(run=_exercises)
+    grade = sub.add_parser("grade", help="grade students' notebooks against a solution notebook")
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION")
+    grade.add_argument("--solution", required=True, help="the solution notebook the exercise came from")
+    grade.add_argument("--out", default="grades.csv", help="CSV to merge the grades into (default grades.csv)")
+    grade.add_argument("--feedback", help="folder for one Markdown feedback file per student")
+    grade.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    grade.set_defaults(run=_grade)
     return parser
 
 

@@ -41,16 +41,23 @@ def clean(nb, keep_checked: bool = True):
     return nb
 
 
-def _write_atomically(nb, path: Path) -> None:
-    import nbformat
-
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``,
+    so a crash never leaves a half-written notebook (or grade sheet) behind."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            nbformat.write(nb, out)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _write_atomically(nb, path: Path) -> None:
+    import nbformat
+
+    write_text_atomically(path, nbformat.writes(nb))
 
 
 def strip(path: str | os.PathLike) -> None:
