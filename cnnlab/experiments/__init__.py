@@ -1,0 +1,1 @@
+"""Experiments behind the lecture notebooks: one module per notebook topic, each function tested."""
