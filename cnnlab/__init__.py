@@ -2,10 +2,19 @@
 
 Modules
 -------
-arith      the lecture's formulas (output size, parameter count, receptive field)
-config     fast mode (``CNNLAB_FAST``), device choice, seeding
-data       MNIST / Fashion-MNIST / digits loaders and the lecture's synthetic sets
-plotting   Okabe-Ito colours and small plotting helpers shared by the notebooks
+arith        the lecture's formulas: output size, parameter count, receptive field
+config       fast mode (``CNNLAB_FAST``), the device (CUDA, MPS, CPU), seeding
+data         MNIST / Fashion-MNIST (verified downloads), digits, separable points, XOR
+plotting     Okabe-Ito colours and small plotting helpers
+history      published figures the notebooks compare against (with sources)
+reference    NumPy layers, forward and backward, written to be read
+nets         torch models: LeNet-5, AlexNet, VGG, Inception/GoogLeNet, ResNet, batch norm
+train        one training loop (``fit``), evaluation, confusion matrix
+baselines    scikit-learn SVM and linear classifiers on the same images
+widgets      ConvExplorer, PoolExplorer, ReceptiveFieldExplorer
+experiments  the experiments of individual lecture notebooks
+grading      exercises from solutions; automatic grading
+notebooks    keep committed notebooks clean (``cnnlab notebook pin|strip``)
 """
 
 __version__ = "0.1.0"
