@@ -1,0 +1,44 @@
+"""cnnlab.baselines: the SVM and linear classifiers on real Fashion-MNIST pixels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlab.baselines import flatten_images, linear_baseline, svm_baseline
+
+
+def test_flatten_images_scales_uint8():
+    X = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    flat = flatten_images(X)
+    assert flat.shape == (2, 12) and flat.dtype == np.float32
+    assert flat[1, 11] == pytest.approx(23 / 255)
+    assert flatten_images(np.ones((2, 1, 2, 2), np.float32)).shape == (2, 4)
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        flatten_images(np.zeros((5, 784)))
+
+
+@pytest.mark.parametrize("baseline,floor", [(svm_baseline, 0.77), (linear_baseline, 0.72)])
+def test_baselines_learn_real_fashion_mnist(baseline, floor, fashion_train, fashion_test):
+    result = baseline(fashion_train, fashion_test, n_train=1000, n_test=500, seed=1)
+    assert result.n_train == 1000 and result.n_test == 500
+    assert result.accuracy > floor, result        # chance is 0.10
+    assert result.fit_seconds > 0 and result.predict_seconds > 0
+    again = baseline(fashion_train, fashion_test, n_train=1000, n_test=500, seed=1)
+    assert again.accuracy == result.accuracy      # the subset is chosen by the seed
+    assert set(result.to_dict()) == {"name", "accuracy", "fit_seconds", "predict_seconds", "n_train", "n_test"}
+
+
+def test_more_training_images_help_the_svm(fashion_train, fashion_test):
+    small = svm_baseline(fashion_train, fashion_test, n_train=100, n_test=500)
+    large = svm_baseline(fashion_train, fashion_test, n_train=1000, n_test=500)
+    assert large.accuracy > small.accuracy
+
+
+def test_bad_sizes_are_clear_errors(fashion_test):
+    with pytest.raises(ValueError, match=r"n_train size must be an integer in 1\.\.10000"):
+        svm_baseline(fashion_test, fashion_test, n_train=20000)
+    with pytest.raises(ValueError, match="1..10000"):
+        linear_baseline(fashion_test, fashion_test, n_train=0)
+    X, y = fashion_test
+    with pytest.raises(ValueError, match="10000 images but y has 9999 labels"):
+        svm_baseline((X, y[:-1]), fashion_test, n_train=100)
