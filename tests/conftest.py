@@ -70,3 +70,18 @@ def chromium_path() -> str:
 # tests/notebooks/ holds notebooks that tests execute themselves (e.g. under strict nbval);
 # they are not collected by the lax run of the README's test command.
 collect_ignore_glob = ["notebooks/*"]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread (modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``).
+
+    Their tensors are tiny: a second thread only adds waiting, up to 100x on a busy
+    2-core machine (torch parallelizes even a 5x4x3x3 batch norm)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -47,13 +47,7 @@ def device():
     return config.get_device()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny batches run faster on one thread than on two that wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _meta(builder):

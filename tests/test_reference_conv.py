@@ -13,14 +13,7 @@ from cnnlab.reference import (conv_backward, conv_forward, conv_forward_naive, n
                               rel_error)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """These tensors are tiny: a second torch thread only adds waiting, up to 100x on a
-    busy machine (torch's batch norm parallelizes even 5x4x3x3 inputs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @st.composite

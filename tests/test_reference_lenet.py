@@ -12,14 +12,7 @@ from cnnlab.data import to_nchw_float
 from cnnlab.reference import LeNet5, evaluate, train_epoch, train_step
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """These tensors are tiny: a second torch thread only adds waiting, up to 100x on a
-    busy machine (torch's batch norm parallelizes even 5x4x3x3 inputs)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 NAMES = ["conv1", "conv2", "fc1", "fc2", "fc3"]

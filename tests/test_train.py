@@ -17,14 +17,7 @@ from cnnlab.train import (FAST_MAX_BATCHES, History, as_tensors, confusion_matri
                           plot_confusion_matrix, predict, show_misclassified)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models train faster on one thread than on two busy ones (threads waiting for a
-    descheduled partner made these tests ten times slower on a shared 2-core machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny_model():
