@@ -271,7 +271,16 @@ def _torch_region(layers, n, cell, start_layer):
 @given(layers=st.lists(st.tuples(st.integers(1, 5), st.integers(1, 3)), min_size=1, max_size=4),
        data=st.data())
 def test_receptive_field_regions_match_torch_gradients(layers, data):
-    state = ReceptiveFieldState(layers)
+    needed = ReceptiveFieldState.MIN_LAST            # smallest input leaving MIN_LAST last-layer cells
+    for kernel, stride in reversed(layers):
+        needed = (needed - 1) * stride + kernel
+    if needed > ReceptiveFieldState.MAX_N:           # too deep to pick n automatically: a clear error
+        with pytest.raises(ValueError, match="pass n explicitly"):
+            ReceptiveFieldState(layers)
+        state = ReceptiveFieldState(layers, n=needed)
+    else:
+        state = ReceptiveFieldState(layers)
+        assert state.n == needed
     last = state.sizes[-1]
     assert last >= ReceptiveFieldState.MIN_LAST
     if state.n > 1:                   # n is the smallest input leaving MIN_LAST cells
@@ -280,7 +289,7 @@ def test_receptive_field_regions_match_torch_gradients(layers, data):
         except ValueError as err:
             assert "too small" in str(err)
     cell = (data.draw(st.integers(0, last - 1)), data.draw(st.integers(0, last - 1)))
-    state = ReceptiveFieldState(layers, cell=cell)
+    state = ReceptiveFieldState(layers, n=state.n, cell=cell)
     for layer in range(len(layers) + 1):
         rows, cols, count = _torch_region(state.layers, state.n, cell, layer)
         assert state.region(layer) == (rows, cols), layer
