@@ -26,11 +26,12 @@ from typing import Iterable, Sequence
 __all__ = [
     "conv_output_size", "conv_output_shape", "pool_output_size", "conv_param_count",
     "conv_mult_adds", "receptive_field", "effective_filter_size", "same_padding",
-    "window_span",
+    "window_span", "check_int",
 ]
 
 
-def _check_int(name: str, value, minimum: int) -> int:
+def check_int(name: str, value, minimum: int) -> int:
+    """``value`` as an ``int`` >= ``minimum``; ``TypeError``/``ValueError`` naming ``name`` otherwise."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
@@ -41,8 +42,8 @@ def _check_int(name: str, value, minimum: int) -> int:
 
 def effective_filter_size(f: int, dilation: int = 1) -> int:
     """Span of a dilated filter: ``dilation * (f - 1) + 1`` (equals ``f`` when dilation is 1)."""
-    f = _check_int("filter size f", f, 1)
-    dilation = _check_int("dilation", dilation, 1)
+    f = check_int("filter size f", f, 1)
+    dilation = check_int("dilation", dilation, 1)
     return dilation * (f - 1) + 1
 
 
@@ -63,9 +64,9 @@ def conv_output_size(n: int, f: int, stride: int = 1, padding: int = 0,
     Raises ``ValueError`` naming the offending value when the filter is larger
     than the padded input, the stride is 0, or a size is negative.
     """
-    n = _check_int("input size n", n, 1)
-    stride = _check_int("stride", stride, 1)
-    padding = _check_int("padding", padding, 0)
+    n = check_int("input size n", n, 1)
+    stride = check_int("stride", stride, 1)
+    padding = check_int("padding", padding, 0)
     f_eff = effective_filter_size(f, dilation)
     span = n - f_eff + 2 * padding
     if span < 0:
@@ -109,9 +110,9 @@ def pool_output_size(n: int, size: int = 2, stride: int | None = None, padding: 
     Like ``torch.nn.MaxPool2d`` (``ceil_mode=False``), sizes that do not fit are
     floored unless ``strict``. torch also requires ``padding <= size // 2``; so do we.
     """
-    size = _check_int("pool size", size, 1)
+    size = check_int("pool size", size, 1)
     stride = size if stride is None else stride
-    padding = _check_int("padding", padding, 0)
+    padding = check_int("padding", padding, 0)
     if padding > size // 2:
         raise ValueError(f"padding {padding} is more than half the pool size {size}; "
                          f"use padding <= {size // 2}")
@@ -120,9 +121,9 @@ def pool_output_size(n: int, size: int = 2, stride: int | None = None, padding: 
 
 def conv_param_count(f: int, d_in: int, k: int, bias: bool = True) -> int:
     """Learnable parameters of a conv layer: ``F*F*D1*K`` weights plus ``K`` biases."""
-    f = _check_int("filter size f", f, 1)
-    d_in = _check_int("input depth d_in", d_in, 1)
-    k = _check_int("number of filters k", k, 1)
+    f = check_int("filter size f", f, 1)
+    d_in = check_int("input depth d_in", d_in, 1)
+    k = check_int("number of filters k", k, 1)
     return f * f * d_in * k + (k if bias else 0)
 
 
@@ -146,8 +147,8 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> int:
             kernel, stride = layer
         except (TypeError, ValueError):
             raise ValueError(f"layer {i} must be a (kernel, stride) pair, got {layer!r}") from None
-        kernel = _check_int(f"layer {i} kernel", kernel, 1)
-        stride = _check_int(f"layer {i} stride", stride, 1)
+        kernel = check_int(f"layer {i} kernel", kernel, 1)
+        stride = check_int(f"layer {i} stride", stride, 1)
         field += (kernel - 1) * jump
         jump *= stride
     return field
@@ -155,7 +156,7 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> int:
 
 def same_padding(f: int) -> int:
     """Padding ``(F - 1)/2`` that keeps the size at stride 1 (the lecture: F=3 -> 1, 5 -> 2, 7 -> 3)."""
-    f = _check_int("filter size f", f, 1)
+    f = check_int("filter size f", f, 1)
     if f % 2 == 0:
         raise ValueError(f"filter size {f} is even: no symmetric padding keeps the size; "
                          f"use an odd filter size")

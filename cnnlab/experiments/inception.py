@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from cnnlab import arith
+from cnnlab.nets.summary import forward_with_hooks
 
 __all__ = ["Cost", "InceptionCost", "inception_costs", "count_mult_adds", "parameters_by_layer_type",
            "PAPER_TABLE1"]
@@ -107,9 +107,6 @@ def count_mult_adds(model: nn.Module, input_shape) -> int:
     it works on ``torch.device("meta")`` models (nothing computed). ``ValueError`` for a
     non-square kernel or an ``input_shape`` that is not ``(C, H, W)``.
     """
-    shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
-        raise ValueError(f"input_shape must be (C, H, W) of one image, e.g. (3, 224, 224); got {input_shape!r}")
     total = 0
 
     def hook(module, inputs, output):
@@ -123,18 +120,8 @@ def count_mult_adds(model: nn.Module, input_shape) -> int:
         total += arith.conv_mult_adds(output.shape[2:], fh, module.in_channels // module.groups,
                                       module.out_channels)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros((1, *shape), device=device))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(model, input_shape, [(m, hook) for m in model.modules()
+                                            if isinstance(m, (nn.Conv2d, nn.Linear))])
     return total
 
 

@@ -89,6 +89,28 @@ def _arith_prediction(module: nn.Module, in_hw: tuple[int, int]):
     return hw, formula
 
 
+def forward_with_hooks(model: nn.Module, input_shape, hooks) -> None:
+    """One eval-mode, no-grad forward pass of a zero batch ``(1, *input_shape)`` on the
+    model's device (``meta`` works), with forward ``hooks`` = ``[(module, fn), ...]``
+    registered for its duration; the model's train/eval mode is restored and the hooks
+    removed afterwards. ``ValueError`` when ``input_shape`` is not ``(C, H, W)``."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+        raise ValueError(f"input_shape must be (C, H, W) of one image, e.g. (1, 28, 28); got {input_shape!r}")
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    handles = [module.register_forward_hook(fn) for module, fn in hooks]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *shape), device=device))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+
+
 def summary(model: nn.Module, input_shape, *, expand: bool = False, file=None,
             print_table: bool = True) -> list[SummaryRow]:
     """Run one ``(1, *input_shape)`` batch through ``model`` and tabulate every layer.
@@ -103,11 +125,6 @@ def summary(model: nn.Module, input_shape, *, expand: bool = False, file=None,
     Returns the list of :class:`SummaryRow`. The model's train/eval mode is restored.
     Raises ``ValueError`` when ``input_shape`` is not three positive integers.
     """
-    shape = tuple(input_shape)
-    if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
-        raise ValueError(f"input_shape must be (C, H, W) of one image, e.g. (1, 28, 28); got {input_shape!r}")
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
     shown = list(_shown_modules(model, expand))
     seen: dict[str, tuple] = {}
 
@@ -116,16 +133,7 @@ def summary(model: nn.Module, input_shape, *, expand: bool = False, file=None,
             seen[name] = (tuple(inputs[0].shape), tuple(output.shape))
         return hook
 
-    handles = [module.register_forward_hook(hook_for(name)) for name, module in shown]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros((1, *shape), device=device))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    forward_with_hooks(model, input_shape, [(module, hook_for(name)) for name, module in shown])
 
     rows = []
     for name, module in shown:
@@ -136,7 +144,7 @@ def summary(model: nn.Module, input_shape, *, expand: bool = False, file=None,
         rows.append(SummaryRow(name, type(module).__name__, out_shape[1:], count_parameters(module),
                                hw, formula))
     if print_table:
-        _print_rows(rows, count_parameters(model), shape, file or sys.stdout)
+        _print_rows(rows, count_parameters(model), tuple(input_shape), file or sys.stdout)
     return rows
 
 

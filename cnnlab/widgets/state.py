@@ -24,15 +24,6 @@ from cnnlab import arith
 __all__ = ["ConvState", "PoolState", "ReceptiveFieldState", "format_fraction", "format_number"]
 
 
-def _int_param(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def format_fraction(value: Fraction) -> str:
     """``3`` for an integer, else two decimals (``2.33``), as in the lecture."""
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.2f}"
@@ -76,7 +67,7 @@ class ConvState:
 
     def __post_init__(self):
         for name, minimum in (("n", 1), ("f", 1), ("padding", 0), ("stride", 1), ("dilation", 1)):
-            object.__setattr__(self, name, _int_param(name, getattr(self, name), minimum))
+            object.__setattr__(self, name, arith.check_int(name, getattr(self, name), minimum))
         size, exact, message = _axis_size(self.n, self.f, self.stride, self.padding, self.dilation)
         object.__setattr__(self, "output_size", size)
         object.__setattr__(self, "exact", exact)
@@ -238,8 +229,8 @@ class PoolState:
             raise ValueError("x must hold finite numbers (no NaN or inf)")
         x.setflags(write=False)
         object.__setattr__(self, "x", x)
-        object.__setattr__(self, "size", _int_param("size", self.size, 1))
-        stride = self.size if self.stride is None else _int_param("stride", self.stride, 1)
+        object.__setattr__(self, "size", arith.check_int("size", self.size, 1))
+        stride = self.size if self.stride is None else arith.check_int("stride", self.stride, 1)
         object.__setattr__(self, "stride", stride)
         if self.mode not in _POOL_MODES:
             raise ValueError(f"mode must be one of {_POOL_MODES}, got {self.mode!r}")
@@ -409,7 +400,7 @@ class ReceptiveFieldState:
             if n is None:
                 raise ValueError(f"no input up to {self.MAX_N} pixels leaves a {self.MIN_LAST}-cell last layer "
                                  f"for layers {list(layers)}; pass n explicitly")
-        n = _int_param("n", n, 1)
+        n = arith.check_int("n", n, 1)
         sizes = self._sizes(layers, n)
         if sizes is None:
             raise ValueError(f"an input of {n} pixels is too small for layers {list(layers)}: "
