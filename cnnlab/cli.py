@@ -6,8 +6,8 @@
                              execute and keep only checked outputs | strip outputs
     cnnlab exercises [SOLUTIONS] [EXERCISES]
                              generate exercises/ from solutions/ (--check: only report stale ones)
-    cnnlab grade SUBMISSION... --solution NOTEBOOK [--out grades.csv] [--feedback DIR]
-                             grade students' notebooks
+    cnnlab grade SUBMISSION... --solution NOTEBOOK [--out grades.csv] [--feedback DIR] [--jobs N]
+                             grade students' notebooks (sandboxed; see `cnnlab grade --help`)
 """
 from __future__ import annotations
 
@@ -71,16 +71,39 @@ def _exercises(args) -> int:
 
 
 def _grade(args) -> int:
-    from .grading import grade_notebook, write_grades
+    from .grading import batch, grade, sandbox
 
-    reports = []
-    for path in args.submissions:
-        report = grade_notebook(path, args.solution, timeout=args.timeout)
-        print(f"{report.student}: {report.score:g} / {report.max_score:g}")
-        reports.append(report)
-    write_grades(reports, args.out, args.feedback)
+    try:
+        max_memory = grade.parse_size(args.max_memory)
+        shard = _parse_shard(args.shard) if args.shard else None
+    except ValueError as err:
+        print(f"cnnlab grade: {err}", file=sys.stderr)
+        return 2
+    if args.no_sandbox:
+        print(f"WARNING (--no-sandbox): {sandbox.UNPROTECTED}.", file=sys.stderr)
+    else:
+        try:
+            sandbox.check_available()
+        except sandbox.SandboxUnavailable as err:
+            print(f"cnnlab grade: cannot sandbox student code: {err}", file=sys.stderr)
+            return 2
+    options = grade.Options(args.timeout, args.max_time, max_memory, not args.no_sandbox)
+    reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
+                                jobs=args.jobs, force=args.force, shard=shard)
+    print(batch.summary(reports))
     print(f"grades written to {args.out}")
-    return 0
+    return 1 if batch.grader_failed(reports) else 0
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    """``"2/8"`` -> (2, 8); a ValueError that says the format otherwise."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: write K/N, e.g. 2/8 for the second of eight shards") from None
+    if not 1 <= k <= n:
+        raise ValueError(f"--shard {text!r}: K must be between 1 and N")
+    return k, n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,12 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
     exercises.add_argument("exercises", nargs="?", default="exercises")
     exercises.add_argument("--check", action="store_true", help="only report exercises that are out of date")
     exercises.set_defaults(run=_exercises)
-    grade = sub.add_parser("grade", help="grade students' notebooks against a solution notebook")
-    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION")
+    grade = sub.add_parser("grade", help="grade students' notebooks against a solution notebook, "
+                           "each student's code in a sandbox")
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                       help="students' notebooks, e.g. submissions/*/03_convolution.ipynb; a student is "
+                       "named by the notebook's folder (or by the file name if it differs from the source's)")
     grade.add_argument("--solution", required=True, help="the solution notebook the exercise came from")
     grade.add_argument("--out", default="grades.csv", help="CSV to merge the grades into (default grades.csv)")
     grade.add_argument("--feedback", help="folder for one Markdown feedback file per student")
-    grade.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    grade.add_argument("--timeout", type=float, default=120, help="seconds allowed per test cell (default 120)")
+    grade.add_argument("--max-time", type=float, default=300,
+                       help="wall-clock seconds per submission, notebook and tests (default 300)")
+    grade.add_argument("--max-memory", default="2G", help="memory of a student's code, e.g. 2G (default 2G)")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade again submissions already graded from the same source and submission bytes")
+    grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N shards of the submissions "
+                       "(one per batch job; all shards may merge into one sheet)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code without bubblewrap isolation (unsafe; says what is unprotected)")
     grade.set_defaults(run=_grade)
     return parser
 

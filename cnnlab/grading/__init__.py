@@ -11,10 +11,15 @@ and metadata, so an instructor can also use nbgrader itself.
   students do not see; the exercise drops them, grading puts them back.
 
     cnnlab exercises solutions/ exercises/          # regenerate the exercises
-    cnnlab grade submissions/*.ipynb --solution solutions/01_x.ipynb --out grades.csv
+    cnnlab grade submissions/*/01_x.ipynb --solution solutions/01_x.ipynb --out grades.csv
+
+Grading runs each student's code in a bubblewrap sandbox and the tests in a trusted
+process (``grade``, ``batch``, ``sandbox``, ``worker``, ``judge``, ``wire``, ``sheet``);
+the README's "For instructors" section states the threat model.
 """
 from cnnlab.grading.generate import generate_all, make_exercise, stale_exercises
-from cnnlab.grading.grade import GradeReport, grade_notebook, write_grades
+from cnnlab.grading.grade import grade_notebook
+from cnnlab.grading.sheet import GradeReport, write_grades
 
 __all__ = ["make_exercise", "generate_all", "stale_exercises", "grade_notebook", "GradeReport",
            "write_grades"]

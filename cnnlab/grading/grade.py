@@ -1,149 +1,148 @@
-"""Grade a student's notebook against the solution it was generated from.
+"""Grade students' notebooks: sandboxed student code, trusted tests, every grade kept.
 
-Like nbgrader's autograder: the student's answer cells are kept, every other cell
-that carries a ``grade_id`` is restored from the solution (so visible tests the
-student edited, and the hidden tests, run as the instructor wrote them), the
-notebook is executed with errors allowed, and each test cell that runs without an
-error earns its points. Grades are merged into a CSV written atomically: a crash
-never leaves a half-written grade sheet, and other students' rows are kept.
+For each submission (see ``restore`` for how cells are matched):
+
+1. the student's side (answer cells, set-up cells, the student's own cells; never the
+   tests) runs in a bubblewrap sandbox (``sandbox``, ``worker``);
+2. the source's test cells, hidden parts included, run in a trusted judge process that
+   reaches the student's names only as plain data and proxied calls (``judge``);
+3. the row is merged into the grade sheet at once under a lock, and a Markdown
+   feedback file is written (``sheet``).
+
+A batch prepares the judge once (imports, set-up cells) and forks one judge per
+submission, ``jobs`` at a time, so no test state passes between students. Whatever a
+submission does (time out, exhaust memory, die, be unreadable), its own row records it
+and the batch goes on; only the grader's own failures make :func:`grade_batch` report
+an error.
 """
 from __future__ import annotations
 
-import csv
+import ast
+import contextlib
+import hashlib
+import importlib
 import io
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnnlab.notebooks import write_text_atomically
+from cnnlab.grading import judge, restore
+from cnnlab.grading.sandbox import Worker
+from cnnlab.grading.sheet import CellResult, GradeReport
 
-CSV_FIELDS = ["student", "notebook", "score", "max_score"]
-
-
-def _nbgrader(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
+UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
-def _grade_id(cell) -> str | None:
-    return _nbgrader(cell).get("grade_id")
-
-
-@dataclass
-class CellResult:
-    grade_id: str
-    points: float
-    max_points: float
-    message: str  # "passed", or the error the cell raised
-
-
-@dataclass
-class GradeReport:
-    student: str
-    notebook: str
-    tests: list[CellResult] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        return sum(t.points for t in self.tests)
-
-    @property
-    def max_score(self) -> float:
-        return sum(t.max_points for t in self.tests)
-
-    def feedback(self) -> str:
-        """A short Markdown report for the student."""
-        lines = [f"# {self.notebook}: {self.score:g} / {self.max_score:g}", ""]
-        for t in self.tests:
-            mark = "passed" if t.points == t.max_points else "failed"
-            lines.append(f"- `{t.grade_id}` ({t.points:g}/{t.max_points:g}): {mark}"
-                         + ("" if mark == "passed" else f": {t.message}"))
-        return "\n".join(lines) + "\n"
-
-
-def assemble(solution, submission):
-    """The notebook to execute: the submission, with every non-answer graded cell
-    restored from the solution and missing test cells put back at the end."""
-    import copy
-
-    originals = {_grade_id(c): c for c in solution.cells if _grade_id(c)}
-    graded = copy.deepcopy(submission)
-    seen = set()
-    for i, cell in enumerate(graded.cells):
-        grade_id = _grade_id(cell)
-        if grade_id in originals:
-            seen.add(grade_id)
-            if not _nbgrader(originals[grade_id]).get("solution", False):
-                graded.cells[i] = copy.deepcopy(originals[grade_id])
-    for grade_id, cell in originals.items():
-        if grade_id not in seen and _nbgrader(cell).get("grade", False) and not _nbgrader(cell).get("solution"):
-            graded.cells.append(copy.deepcopy(cell))
-    for cell in graded.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    return graded
-
-
-def _cell_error(cell) -> str | None:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            return f"{output.get('ename')}: {output.get('evalue')}"
-    return None
-
-
-def grade_notebook(submission_path, solution_path, *, student: str | None = None,
-                   timeout: int = 120) -> GradeReport:
-    """Execute ``submission_path`` with the solution's tests; return the per-test points."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    submission_path, solution_path = Path(submission_path), Path(solution_path)
-    solution = nbformat.read(solution_path, as_version=4)
+def parse_size(text: str) -> int:
+    """``"2G"`` -> 2147483648; plain numbers are bytes."""
+    text = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in UNITS else ""
     try:
-        submission = nbformat.read(submission_path, as_version=4)
-    except Exception as err:  # unreadable JSON: a zero with a reason, not a crash of the whole batch
-        submission = None
-        reason = f"the notebook could not be read ({type(err).__name__}: {err})"
-    if student is None:
-        student = submission_path.parent.name if submission_path.name == solution_path.name else submission_path.stem
-    report = GradeReport(student, solution_path.name)
-    tests = [c for c in solution.cells if _nbgrader(c).get("grade") and not _nbgrader(c).get("solution")]
-    if submission is None:
-        report.tests = [CellResult(_grade_id(c), 0, float(_nbgrader(c).get("points", 0)), reason) for c in tests]
+        value = float(text[: len(text) - len(unit)])
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size; write e.g. 2G, 512M or a number of bytes") from None
+    return int(value * UNITS[unit])
+
+
+@dataclass
+class Options:
+    timeout: float = 120            # seconds per test cell (and per call into the sandbox)
+    max_time: float = 300           # wall-clock seconds per submission
+    max_memory: int = 2 * 2**30     # bytes of address space of the student's side
+    sandbox: bool = True
+
+
+@dataclass
+class Prepared:
+    """What every submission is judged with: the source, its bytes and the set-up namespace."""
+    path: Path
+    cells: list
+    digest: str
+    base: dict = field(default_factory=dict)
+
+
+def prepare(solution) -> Prepared:
+    """Read the source, import what its tests import and run its set-up cells (trusted)."""
+    path = Path(solution)
+    data = path.read_bytes()
+    cells = restore.load_source(path)
+    base = {"__name__": "__main__"}
+    for cell in cells:
+        if cell.role == "test":
+            for node in ast.walk(ast.parse(cell.source)):
+                for alias in getattr(node, "names", []) if isinstance(node, (ast.Import, ast.ImportFrom)) else []:
+                    with contextlib.suppress(ImportError):
+                        importlib.import_module(node.module if isinstance(node, ast.ImportFrom) else alias.name)
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in cells:
+            if cell.role == "setup":
+                exec(compile(cell.source, f"<{cell.grade_id}>", "exec"), base)
+    return Prepared(path, cells, hashlib.sha256(data).hexdigest(), base)
+
+
+def student_name(submission: Path, solution: Path) -> str:
+    """The submission's folder name when it has the source's file name, else its stem."""
+    submission = submission.resolve()
+    return submission.parent.name if submission.name == solution.name else submission.stem
+
+
+def digest_of(prepared: Prepared, submission: Path) -> str:
+    """A hash of the source and submission bytes (the re-run skip key)."""
+    return hashlib.sha256(f"{prepared.digest}:".encode() + submission.read_bytes()).hexdigest()[:32]
+
+
+def _run(prepared, path, program, options, include_hidden, whole_folder):
+    """One sandboxed session: returns (outcomes, problems, cell errors)."""
+    worker = Worker(path, whole_folder=whole_folder, sandbox=options.sandbox,
+                    max_memory=options.max_memory, max_seconds=options.max_time)
+    started = time.monotonic()
+    session = judge.Session(worker, started + options.max_time, options.timeout)
+    errors = []
+    try:
+        with contextlib.suppress(judge.WorkerLost):
+            errors = session.start(program)
+        outcomes = judge.run_tests(prepared.cells, prepared.base, session, options.timeout, include_hidden)
+    finally:
+        worker.kill()
+    problems = [session.lost] if session.lost else []
+    if session.memory or any(e[1:2] == ["MemoryError"] for e in errors):
+        problems.insert(0, "memory limit")
+    return outcomes, problems, errors
+
+
+def grade_one(prepared: Prepared, submission, options: Options = Options(), student: str | None = None) -> GradeReport:
+    """Grade one submission in this process; never raises for anything the submission does."""
+    path = Path(submission)
+    student = student or student_name(path, prepared.path)
+    tests = [c for c in prepared.cells if c.role == "test"]
+    report = GradeReport(student, prepared.path.name)
+    try:
+        report.digest = digest_of(prepared, path)
+        cells = restore.parse_notebook(path.read_bytes())
+    except (OSError, restore.Unreadable) as err:
+        reason = str(err) if isinstance(err, restore.Unreadable) else f"the notebook could not be read ({err})"
+        report.tests = [CellResult(c.grade_id, 0.0, c.points, reason) for c in tests]
+        report.status = "unreadable"
         return report
-    graded = assemble(solution, submission)
-    client = NotebookClient(graded, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-                            resources={"metadata": {"path": str(submission_path.parent)}})
-    client.execute()
-    results = {_grade_id(c): _cell_error(c) for c in graded.cells if _grade_id(c)}
-    for cell in tests:
-        max_points = float(_nbgrader(cell).get("points", 0))
-        error = results.get(_grade_id(cell), "the test cell did not run")
-        report.tests.append(CellResult(_grade_id(cell), 0.0 if error else max_points, max_points,
-                                       error or "passed"))
+    program, edited = restore.student_program(prepared.cells, cells)
+    whole_folder = path.name == prepared.path.name
+    outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder)
+    if any(o.tainted for o in outcomes):
+        clean, _, _ = _run(prepared, path, program, options, False, whole_folder)
+        clean_messages = {o.grade_id: o.message for o in clean}
+        for o in outcomes:
+            if o.tainted:
+                message = clean_messages.get(o.grade_id, "passed")
+                o.message = message if message != "passed" else "failed after a hidden test had run"
+    report.tests = [CellResult(o.grade_id, o.points, o.max_points, o.message) for o in outcomes]
+    report.notes = [f"`{label}` raised {kind}: {message[:300]}" for label, kind, message in errors[:20]]
+    status = problems + (["test cell edited: " + ", ".join(edited)] if edited else [])
+    report.status = "; ".join(status) or "ok"
     return report
 
 
-def write_grades(reports: list[GradeReport], csv_path, feedback_dir=None) -> None:
-    """Merge ``reports`` into ``csv_path`` (one row per student and notebook, other rows kept)
-    and, if ``feedback_dir`` is given, write ``<feedback_dir>/<student>/<notebook>.md``.
-    Every file is written to a temporary name first and then renamed."""
-    csv_path = Path(csv_path)
-    rows = {}
-    if csv_path.is_file():
-        with csv_path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                rows[(row["student"], row["notebook"])] = row
-    for report in reports:
-        rows[(report.student, report.notebook)] = {
-            "student": report.student, "notebook": report.notebook,
-            "score": f"{report.score:g}", "max_score": f"{report.max_score:g}"}
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows[key] for key in sorted(rows))
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(csv_path, buffer.getvalue())
-    if feedback_dir is not None:
-        for report in reports:
-            folder = Path(feedback_dir) / report.student
-            folder.mkdir(parents=True, exist_ok=True)
-            write_text_atomically(folder / f"{Path(report.notebook).stem}.md", report.feedback())
+def grade_notebook(submission_path, solution_path, *, student: str | None = None, timeout: float = 120,
+                   max_time: float = 300, max_memory: int = 2 * 2**30, sandbox: bool = True) -> GradeReport:
+    """Grade one submission against ``solution_path`` in this process (see :func:`grade_batch`)."""
+    return grade_one(prepare(solution_path), submission_path, Options(timeout, max_time, max_memory, sandbox),
+                     student)
