@@ -67,6 +67,15 @@ def check_available() -> None:
             "run in a container that allows them, or pass --no-sandbox (unsafe).")
 
 
+def usable() -> bool:
+    """True when :func:`check_available` passes."""
+    try:
+        check_available()
+    except SandboxUnavailable:
+        return False
+    return True
+
+
 def _own_process_count() -> int:
     uid = os.getuid()
     count = 0
