@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from cnnlab.grading import generate, grade_notebook, make_exercise, stale_exercises, write_grades
+from cnnlab.grading import generate, sandbox, grade_notebook, make_exercise, stale_exercises, write_grades
 from cnnlab.grading.grade import CellResult, GradeReport
 from tests.conftest import REPO
 
@@ -116,7 +116,8 @@ def reports(tmp_path_factory):
     paths = {"ada": _submission(tmp, "ada"), "bob": _submission(tmp, "bob", wrong_bias),
              "cy": _submission(tmp, "cy", cheat), "dan": untouched / SOLUTION.name,
              "eve": broken / SOLUTION.name}
-    return {name: grade_notebook(path, SOLUTION, timeout=60) for name, path in paths.items()}
+    sandboxed = sandbox.usable()  # the judgement is the same with or without the sandbox
+    return {name: grade_notebook(path, SOLUTION, timeout=60, sandbox=sandboxed) for name, path in paths.items()}
 
 
 def _points(report):

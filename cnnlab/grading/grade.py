@@ -22,6 +22,8 @@ import contextlib
 import hashlib
 import importlib
 import io
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,12 +69,16 @@ def prepare(solution) -> Prepared:
     data = path.read_bytes()
     cells = restore.load_source(path)
     base = {"__name__": "__main__"}
+    if "torch" not in sys.modules:  # one thread per judge: jobs share the cores, and forks stay safe
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     for cell in cells:
         if cell.role == "test":
             for node in ast.walk(ast.parse(cell.source)):
                 for alias in getattr(node, "names", []) if isinstance(node, (ast.Import, ast.ImportFrom)) else []:
                     with contextlib.suppress(ImportError):
                         importlib.import_module(node.module if isinstance(node, ast.ImportFrom) else alias.name)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in cells:
             if cell.role == "setup":

@@ -70,7 +70,7 @@ class Session:
         if reply.get("ready") is not True or not isinstance(errors, list):
             self.lost = "kernel died"
             raise WorkerLost(self.lost)
-        return [[str(part)[:300] for part in e] for e in errors[:50] if isinstance(e, list)]
+        return [[str(part)[:300] for part in e] for e in errors[:50] if isinstance(e, list) and len(e) == 3]
 
     def request(self, message: dict) -> dict:
         """One request; the reply is untrusted JSON (decode its values with ``wire``)."""

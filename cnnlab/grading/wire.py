@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-MAX_FRAME = 256 * 2**20      # bytes of one message
+MAX_FRAME = 64 * 2**20       # bytes of one message
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000         # containers and scalars in one value
 ALLOWED_DTYPES = {np.dtype(t).str for t in (
