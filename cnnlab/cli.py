@@ -88,8 +88,12 @@ def _grade(args) -> int:
             print(f"cnnlab grade: cannot sandbox student code: {err}", file=sys.stderr)
             return 2
     options = grade.Options(args.timeout, args.max_time, max_memory, not args.no_sandbox)
-    reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
-                                jobs=args.jobs, force=args.force, shard=shard)
+    try:
+        reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
+                                    jobs=args.jobs, force=args.force, shard=shard)
+    except (OSError, ValueError) as err:  # the grader's own failure: a broken source, a full disk
+        print(f"cnnlab grade: {err}", file=sys.stderr)
+        return 1
     print(batch.summary(reports))
     print(f"grades written to {args.out}")
     return 1 if batch.grader_failed(reports) else 0

@@ -98,11 +98,13 @@ def _cases(paths):
             "import numpy as np\nclass Rigged(np.ndarray):\n"
             "    def __eq__(self, other): return True\n    __ne__ = lambda self, other: False\n"
             "    def __array_ufunc__(self, *a, **k): return True\n" + stub_everything)), 0, "ok"),
-        "reads_source": (_with_cell("exercise", (
-            f"import json\nfor path in {read_attempts!r}:\n    try:\n"
+        "reads_source": (_with_cell("exercise", (  # reports what it could read in its first answer's error
+            f"import json\nfound = []\nfor path in {read_attempts!r}:\n    try:\n"
             "        cells = json.load(open(path))['cells']\n    except Exception:\n        continue\n"
+            "    found.append(path)\n"
             "    for c in cells:\n        if c['metadata'].get('nbgrader', {}).get('solution'):\n"
-            "            exec(''.join(c['source']))")), 0, "ok"),
+            "            exec(''.join(c['source']))\n"
+            f"if not found:\n    def {FIRST}(*a, **k):\n        raise ValueError(f'FOUND{{found}}')")), 0, "ok"),
         "rewrites_files": (_with_cell("solution", (
             "import os, shutil\n"
             f"for path in [{str(sheet)!r}, {str(SOLUTION)!r}, {str(other)!r}]:\n"
@@ -188,12 +190,14 @@ def batch(tmp_path_factory):
         submissions[student] = (target, score, status)
     (root / "reads_source" / "solution_link.ipynb").symlink_to(SOLUTION)
     paths["sheet"].write_text("student,notebook,score,max_score\nzed,other.ipynb,7,9\n")
+    data = root / f"data-{MARKER}"  # appears in the command line of every sandbox of this batch
+    data.mkdir()
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in [SOLUTION, *(s[0] for s in submissions.values())]}
     result = subprocess.run(
         [sys.executable, "-m", "cnnlab.cli", "grade", *(str(s[0]) for s in submissions.values()),
          "--solution", str(SOLUTION), "--out", str(paths["sheet"]), "--feedback", str(paths["feedback"]),
          "--jobs", "2", "--timeout", "5", "--max-time", "15", "--max-memory", "1G"],
-        capture_output=True, text=True, timeout=900)
+        capture_output=True, text=True, timeout=900, env=dict(os.environ, CNNLAB_DATA=str(data)))
     stop.set()
     thread.join()
     server.close()
@@ -248,7 +252,7 @@ def test_no_process_is_left_behind(batch):
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if f".{len(MARKER)}" in cmdline and "sleep" in cmdline or "cnnlab.grading.worker" in cmdline:
+        if f".{len(MARKER)}" in cmdline and "sleep" in cmdline or str(batch["root"]) in cmdline:
             left.append(cmdline)
     assert left == []
 
@@ -278,6 +282,7 @@ def test_a_visible_error_never_carries_what_hidden_tests_passed_in(batch):
 
 def test_messages_say_what_happened(batch):
     assert "NotImplementedError" in _feedback(batch, "dan")
+    assert "FOUND[]" in _feedback(batch, "reads_source"), "nothing of the instructor's may be readable"
     assert "not run" in _feedback(batch, "os_exit")
     assert "timed out" in _feedback(batch, "too_slow")
     assert "not valid JSON" in _feedback(batch, "invalid_json")

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -227,3 +228,56 @@ def test_help_documents_the_submissions():
     out = subprocess.run([sys.executable, "-m", "cnnlab.cli", "grade", "--help"], capture_output=True, text=True)
     text = " ".join(out.stdout.split())
     assert "named by the notebook's folder" in text and "--shard" in text
+
+# ----------------------------------------------------------------------------- the sandbox itself
+
+
+def test_the_sandbox_hides_the_host_and_takes_every_process_with_it(tmp_path):
+    from tests.test_grading_hostile import _needs_sandbox
+    from tests.conftest import REPO
+
+    _needs_sandbox()
+    notebook = tmp_path / "kim" / "n.ipynb"
+    notebook.parent.mkdir()
+    notebook.write_text("{}")
+    (tmp_path / "kim" / "data.txt").write_text("mine")
+    (tmp_path / "kim" / "link").symlink_to(REPO / "README.md")
+    worker = sandbox.Worker(notebook, whole_folder=True, sandbox=True, max_memory=2**30, max_seconds=30)
+    from cnnlab.grading.judge import Session
+    session = Session(worker, time.monotonic() + 60, 30)
+    marker = f"{os.getpid()}.5"
+    home = Path.home()  # the Python environment may live under it: only that part may show
+    hidden_paths = [str(REPO / "solutions"), str(REPO / "README.md"), str(tmp_path), str(notebook),
+                    *(str(p) for p in home.iterdir() if not str(sys.prefix).startswith(str(p))
+                      and not str(sys.base_prefix).startswith(str(p)))]
+    try:
+        errors = session.start([("probe", (
+            "import os, socket, subprocess\n"
+            f"visible = [p for p in {hidden_paths!r} "
+            "if os.path.exists(p)]\n"
+            "home = sorted(os.listdir('.'))\n"
+            "readable = open('data.txt').read()\n"
+            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    network = True\n"
+            "except OSError:\n    network = False\n"
+            f"pids = [subprocess.Popen(['sleep', '{marker}'], start_new_session=True).pid]\n"
+            "if os.fork() == 0:\n    os.setsid()\n"
+            f"    os.execvp('sleep', ['sleep', '{marker}'])\n"))])
+        values = {}
+        for name in ("visible", "home", "readable", "network", "pids"):
+            values[name] = wire.decode(session.request({"op": "get", "name": name})["value"])
+    finally:
+        worker.kill()
+    assert errors == [] and values["visible"] == [] and values["network"] is False
+    assert values["home"] == ["data.txt", "n.ipynb"] and values["readable"] == "mine"
+    assert len(values["pids"]) == 1
+    time.sleep(0.5)
+    left = [p for p in os.listdir("/proc") if p.isdigit() and marker in _cmdline(p)]
+    assert left == [], "processes started in a new session must die with the sandbox"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

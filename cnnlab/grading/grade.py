@@ -82,7 +82,11 @@ def prepare(solution) -> Prepared:
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in cells:
             if cell.role == "setup":
-                exec(compile(cell.source, f"<{cell.grade_id}>", "exec"), base)
+                try:
+                    exec(compile(cell.source, f"<{cell.grade_id}>", "exec"), base)
+                except Exception as err:
+                    raise ValueError(f"{path}: its set-up cell `{cell.grade_id}` fails in the grader "
+                                     f"({type(err).__name__}: {err}); fix the source notebook") from err
     return Prepared(path, cells, hashlib.sha256(data).hexdigest(), base)
 
 

@@ -37,12 +37,33 @@ def _private_pipes() -> tuple[int, int]:
     return fd_in, fd_out
 
 
+class _NoShell:
+    """Stands in for ``get_ipython()``: IPython magics and shell escapes in a student's
+    cell (``%matplotlib inline``, ``!ls``) do nothing instead of failing the cell."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _compiled(code: str, label: str, namespace: dict):
+    try:
+        return compile(code, f"<{label}>", "exec")
+    except SyntaxError:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        transformed = TransformerManager().transform_cell(code)
+        if transformed == code:
+            raise
+        namespace.setdefault("get_ipython", _NoShell)
+        return compile(transformed, f"<{label}>", "exec")
+
+
 def run_cells(cells, namespace: dict) -> list[list[str]]:
     """Execute ``(label, code)`` cells; return ``[label, error type, message]`` per failure."""
     errors = []
     for label, code in cells:
         try:
-            exec(compile(code, f"<{label}>", "exec"), namespace)
+            exec(_compiled(code, label, namespace), namespace)
         except BaseException as err:  # the student's SystemExit or KeyboardInterrupt too
             errors.append([label, type(err).__name__, str(err)[:MESSAGE_CHARS]])
     return errors
