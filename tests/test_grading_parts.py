@@ -233,8 +233,8 @@ def test_help_documents_the_submissions():
 
 
 def test_the_sandbox_hides_the_host_and_takes_every_process_with_it(tmp_path):
-    from tests.test_grading_hostile import _needs_sandbox
     from tests.conftest import REPO
+    from tests.test_grading_hostile import _needs_sandbox
 
     _needs_sandbox()
     notebook = tmp_path / "kim" / "n.ipynb"

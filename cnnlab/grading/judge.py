@@ -219,6 +219,7 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
         if refused:
             hidden_only = not any(f"`{n}`" in refused for n in visible_names)
             outcome.message, outcome.hidden = (HIDDEN_FAILED, True) if hidden_only else (refused, False)
+            outcome.tainted = not hidden_only and hidden_ran  # a type name can carry hidden inputs too
             continue
         for hidden, code in parts:
             try:
