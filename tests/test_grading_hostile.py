@@ -146,7 +146,7 @@ def _cases(paths):
             f"_seen = []\n_original = {FIRST}\n"
             f"def {FIRST}(*a, **k):\n    _seen.append(repr((a, k)))\n    return _original(*a, **k)\n"
             f"def {SECOND}(*a, **k):\n    raise ValueError(f'LEAK{{len(_seen)}}:' + '|'.join(_seen))")),
-            FULL - sum(c.points for c in TESTS if SECOND in c.source), "ok"),
+            None, "ok"),  # SECOND's tests fail (and later answers that call it): the point is the message
         "hidden_secret": (_with_cell("solution", (
             f"_calls = 0\n_original = {FIRST}\n"
             f"def {FIRST}(*a, **k):\n    global _calls\n    _calls += 1\n"
@@ -195,7 +195,7 @@ def batch(tmp_path_factory):
     result = subprocess.run(
         [sys.executable, "-m", "cnnlab.cli", "grade", *(str(s[0]) for s in submissions.values()),
          "--solution", str(SOLUTION), "--out", str(paths["sheet"]), "--feedback", str(paths["feedback"]),
-         "--jobs", "2", "--timeout", "5", "--max-time", "15", "--max-memory", "1G"],
+         "--jobs", "2", "--timeout", "8", "--max-time", "40", "--max-memory", "1G"],
         capture_output=True, text=True, timeout=900, env=dict(os.environ, CNNLAB_DATA=str(data)))
     stop.set()
     thread.join()
