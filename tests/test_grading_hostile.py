@@ -134,6 +134,9 @@ def _cases(paths):
             "import sys\nfor _ in range(50):\n    print('x' * 2**20)\n    sys.stderr.write('y' * 2**20)")),
             FULL, "ok"),
         "invalid_json": (b"{ this is not json", 0, "unreadable"),
+        "forged_protocol": (_with_cell("solution", (  # garbage into every pipe the worker may talk on
+            "import os\nfor fd in range(3, 12):\n    try:\n        os.write(fd, b'\\xff' * 64)\n"
+            "    except OSError:\n        pass")), 0, "kernel died"),
         "malformed_metadata": (_edit_cells("solution", lambda nb, cell, g: (
             cell.metadata.update(nbgrader="garbage") if g.get("solution") else
             cell.metadata.update(cnnlab=[1, 2]) if cell.cell_type == "markdown" else None)), FULL, "ok"),

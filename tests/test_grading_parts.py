@@ -281,3 +281,16 @@ def _cmdline(pid: str) -> str:
             return handle.read().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_a_reader_that_stops_reading_cannot_block_the_sender():
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="does not read"):
+            wire.send(write, {"big": "x" * 2**20}, time.monotonic() + 0.5)
+        assert time.monotonic() - started < 5
+    finally:
+        os.close(read)
+        os.close(write)

@@ -52,10 +52,11 @@ class Session:
     def _exchange(self, message: dict | None, deadline: float) -> dict:
         if self.lost:
             raise WorkerLost(self.lost)
+        deadline = min(deadline, self.deadline)
         try:
             if message is not None:
-                wire.send(self.worker.fd_in, message)
-            return wire.receive(self.worker.fd_out, min(deadline, self.deadline))
+                wire.send(self.worker.fd_in, message, deadline)
+            return wire.receive(self.worker.fd_out, deadline)
         except TimeoutError:
             self.lost = "timed out"
         except (wire.WireClosed, OSError):

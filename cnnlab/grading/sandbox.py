@@ -34,7 +34,7 @@ import cnnlab
 HOME = "/home/student"
 HOME_BYTES = 512 * 2**20
 MAX_COPIED_FILES = 200
-FILE_BYTES = 256 * 2**20
+FILE_BYTES = 256 * 2**20     # largest file the student's code may write
 NPROC_ALLOWANCE = 256
 UNPROTECTED = ("without the sandbox, student code runs as you: it can read the source notebook "
                "and hidden tests, write anywhere you can (grade sheet, source, other submissions), "
@@ -101,17 +101,20 @@ def _limiter(max_memory: int, max_seconds: float):
 
 
 def _files_to_copy(notebook: Path, whole_folder: bool) -> list[tuple[Path, str]]:
-    """``(host path, path relative to the home)`` of the submission's regular files; symbolic
-    links are never followed (a link to the source notebook must not copy it in)."""
+    """``(host path, path relative to the home)`` of the submission's regular files, the
+    notebook first, at most half the home's size in all; symbolic links are never followed
+    (a link to the source notebook must not copy it in)."""
     if not whole_folder:
         return [(notebook, notebook.name)]
-    files, folder = [], notebook.parent
+    files, folder, room = [(notebook, notebook.name)], notebook.parent, HOME_BYTES // 2
     for root, dirs, names in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(root, d)))
         for name in sorted(names):
             path = Path(root, name)
-            if not path.is_symlink() and path.is_file() and path.stat().st_size <= FILE_BYTES:
-                files.append((path, path.relative_to(folder).as_posix()))
+            if path == notebook or path.is_symlink() or not path.is_file() or path.stat().st_size > room:
+                continue
+            room -= path.stat().st_size
+            files.append((path, path.relative_to(folder).as_posix()))
     return files[:MAX_COPIED_FILES]
 
 
@@ -178,6 +181,7 @@ class Worker:
             for fd in opened:
                 os.close(fd)
         self.fd_in, self.fd_out = self.process.stdin.fileno(), self.process.stdout.fileno()
+        os.set_blocking(self.fd_in, False)  # a worker that stops reading cannot block the judge
 
     def kill(self) -> int | None:
         """Kill the worker's process group (the sandbox takes its PID namespace with it);

@@ -113,21 +113,31 @@ def _decode(data, depth, budget):
     raise NotPlainData(f"an unknown tag {str(tag)[:40]!r}")
 
 
-def send(fd: int, message) -> None:
-    """Write one JSON message (a dict of plain JSON) as a length-prefixed frame."""
+def _wait(fd: int, readable: bool, deadline: float) -> None:
+    """Block until ``fd`` is readable (or writable); ``TimeoutError`` past ``deadline``."""
+    left = None if deadline == float("inf") else deadline - time.monotonic()
+    reads, writes = ([fd], []) if readable else ([], [fd])
+    if left is not None and left <= 0 or not any(select.select(reads, writes, [], left)[:2]):
+        raise TimeoutError("no answer in time" if readable else "the other side does not read")
+
+
+def send(fd: int, message, deadline: float | None = None) -> None:
+    """Write one JSON message (a dict of plain JSON) as a length-prefixed frame; on a
+    non-blocking ``fd``, ``TimeoutError`` if the reader lets it fill past ``deadline``."""
     payload = json.dumps(message, separators=(",", ":")).encode()
-    data = _HEADER.pack(len(payload)) + payload
-    view = memoryview(data)
+    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    deadline = float("inf") if deadline is None else deadline
     while view:
-        view = view[os.write(fd, view):]
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            _wait(fd, False, deadline)
 
 
 def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
     chunks, got = [], 0
     while got < size:
-        left = None if deadline == float("inf") else deadline - time.monotonic()
-        if left is not None and left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise TimeoutError("no answer in time")
+        _wait(fd, True, deadline)
         chunk = os.read(fd, min(size - got, 1 << 20))
         if not chunk:
             raise WireClosed("the other side closed the connection")
