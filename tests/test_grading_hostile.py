@@ -286,7 +286,7 @@ def test_messages_say_what_happened(batch):
     assert "NotImplementedError" in _feedback(batch, "dan")
     assert "FOUND[]" in _feedback(batch, "reads_source"), "nothing of the instructor's may be readable"
     assert "not run" in _feedback(batch, "os_exit")
-    assert "timed out" in _feedback(batch, "too_slow")
+    assert "ran out of time" in _feedback(batch, "too_slow")
     assert "not valid JSON" in _feedback(batch, "invalid_json")
     assert "Rigged" not in batch["rows"]["rigged_eq"]["status"]
 

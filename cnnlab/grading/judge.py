@@ -29,6 +29,8 @@ from cnnlab.grading.restore import Cell, split_test
 
 MESSAGE_CHARS = 1500
 HIDDEN_FAILED = "a hidden test failed"
+LOST = {"timed out": "your notebook ran out of time",
+        "kernel died": "your notebook's Python process died or broke the grader's protocol"}
 
 
 class WorkerLost(BaseException):
@@ -204,7 +206,7 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
         outcome = Outcome(cell.grade_id, 0.0, cell.points, "passed")
         outcomes.append(outcome)
         if session.lost:
-            outcome.message = f"not run: your notebook {session.lost}"
+            outcome.message = f"not run: {LOST[session.lost]}"
             continue
         session.cell_deadline = time.monotonic() + cell_timeout
         parts = [(hidden, code) for hidden, code in split_test(cell.source) if include_hidden or not hidden]
@@ -215,7 +217,7 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
             fetched |= wanted
             refused = _fetch(session, wanted, namespace)
         except WorkerLost as lost:
-            outcome.message = f"not run: your notebook {lost.status}"
+            outcome.message = f"not run: {LOST[lost.status]}"
             continue
         if refused:
             hidden_only = not any(f"`{n}`" in refused for n in visible_names)
@@ -227,7 +229,7 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     exec(compile(code, f"<{cell.grade_id}>", "exec"), namespace)
             except WorkerLost as lost:
-                outcome.message = f"{'a hidden test' if hidden else 'the test'} stopped: your notebook {lost.status}"
+                outcome.message = f"{'a hidden test' if hidden else 'the test'} stopped: {LOST[lost.status]}"
                 outcome.hidden = hidden
                 break
             except BaseException as err:  # noqa: B036 (a test's SystemExit is a failure too)
