@@ -294,3 +294,13 @@ def test_a_reader_that_stops_reading_cannot_block_the_sender():
     finally:
         os.close(read)
         os.close(write)
+
+
+def test_magics_in_a_students_cell_do_nothing_and_errors_are_recorded():
+    from cnnlab.grading.worker import run_cells
+
+    namespace = {}
+    errors = run_cells([("a", "%matplotlib inline\nx = 1"), ("b", "!ls\ny = x + 1"), ("c", "1/0"),
+                        ("d", "raise SystemExit(3)")], namespace)
+    assert namespace["y"] == 2
+    assert errors == [["c", "ZeroDivisionError", "division by zero"], ["d", "SystemExit", "3"]]

@@ -108,7 +108,7 @@ def answer(request: dict, namespace: dict) -> dict:
 def main() -> None:
     fd_in, fd_out = _private_pipes()
     cells = wire.receive(fd_in).get("cells", [])
-    namespace = {"__name__": "__main__"}
+    namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}  # IPython's, muted
     wire.send(fd_out, {"ready": True, "errors": run_cells(cells, namespace)})
     while True:
         try:
