@@ -304,3 +304,25 @@ def test_magics_in_a_students_cell_do_nothing_and_errors_are_recorded():
                         ("d", "raise SystemExit(3)")], namespace)
     assert namespace["y"] == 2
     assert errors == [["c", "ZeroDivisionError", "division by zero"], ["d", "SystemExit", "3"]]
+
+
+def test_a_judge_that_crashes_costs_only_its_own_row_and_is_the_graders_failure(tmp_path, monkeypatch):
+    solution = tmp_path / "source.ipynb"
+    nbformat.write(_source_notebook(), solution)
+    paths = []
+    for student in ("amy", "bo"):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "source.ipynb").write_text("not json")
+        paths.append(tmp_path / student / "source.ipynb")
+    real = batch.grade_one
+
+    def crash_for_amy(prepared, path, options):
+        if "amy" in str(path):
+            os._exit(7)
+        return real(prepared, path, options)
+
+    monkeypatch.setattr(batch, "grade_one", crash_for_amy)
+    reports = batch.grade_batch(paths, solution, tmp_path / "g.csv", jobs=2, log=lambda line: None)
+    rows = {r["student"]: r for r in csv.DictReader((tmp_path / "g.csv").open())}
+    assert rows["amy"]["status"].startswith("grader error") and rows["bo"]["status"] == "unreadable"
+    assert batch.grader_failed(reports) and "grader error" in batch.summary(reports)
