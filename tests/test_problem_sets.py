@@ -115,6 +115,15 @@ def test_lecture_ends_by_pointing_to_its_set(name):
         f"lectures/{name}.ipynb should end with a pointer to its problem set exercises/{name}.ipynb"
 
 
+@pytest.mark.parametrize("path", SETS, ids=_ids)
+def test_readme_table_lists_the_set_with_its_points(path):
+    rows = re.findall(r"^\| `(\w+)` \| `lectures/(\w+)` \|.*\| (\d+) \|$", (REPO / "README.md").read_text(), re.M)
+    points = {name: float(total) for name, lecture, total in rows if name == lecture}
+    assert path.stem in points, f"README.md's table of problem sets has no row for {path.stem}"
+    assert points[path.stem] == _points(path), \
+        f"README.md gives {path.stem} {points[path.stem]:g} points, the set has {_points(path):g}"
+
+
 # --------------------------------------------------------------------------- exercises
 
 def test_exercise_cells_are_locked_like_nbgraders_student_version():
