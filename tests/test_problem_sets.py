@@ -19,7 +19,7 @@ import pytest
 from cnnlab.cli import main
 from cnnlab.grading import make_exercise
 from cnnlab.grading.generate import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION
-from cnnlab.grading.validate import Outcome, format_table
+from cnnlab.grading.validate import Outcome, error_line, format_table
 from tests.conftest import REPO
 
 SETS = sorted((REPO / "solutions").glob("*.ipynb"))
@@ -189,6 +189,16 @@ def test_validate_says_clearly_what_is_wrong_with_an_unusable_notebook(tmp_path,
     assert "missing.ipynb: no such file" in errors
     assert "broken.ipynb: not a readable Jupyter notebook" in errors
     assert "plain.ipynb: no test cells" in errors
+
+
+@pytest.mark.parametrize("message,line", [
+    ("expected 2 updates, got 3\nmore detail", "expected 2 updates, got 3"),
+    ("\nNot equal to tolerance rtol=1e-07, atol=0\ndx = dout @ w.T\nMismatched elements: 1 / 2", "dx = dout @ w.T"),
+    ("\nArrays are not equal\n\nMismatched elements: 1 / 2 (50%)", "Arrays are not equal"),
+    ("", ""),
+])
+def test_validate_keeps_the_line_of_an_error_that_explains_it(message, line):
+    assert error_line(message) == line
 
 
 def test_validate_table_reports_the_first_line_of_each_error():

@@ -48,11 +48,23 @@ def _heading(cell) -> str | None:
     return POINTS_IN_HEADING.sub("", titles[-1]) if titles else None
 
 
+NUMPY_HEADERS = ("Not equal to tolerance", "Arrays are not")
+NUMPY_DETAILS = ("Mismatched elements", "(shapes", "x:", "ACTUAL")
+
+
+def error_line(message: str) -> str:
+    """One line of an error message: its first, or, for NumPy's ``assert_allclose`` and
+    friends (a generic header, then the test's ``err_msg``), the test's own explanation."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith(NUMPY_HEADERS) and not lines[1].startswith(NUMPY_DETAILS):
+        return lines[1]
+    return lines[0] if lines else ""
+
+
 def _first_error(cell) -> str | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            message = (output.get("evalue") or "").strip().splitlines()
-            return f"{output.get('ename')}: {message[0] if message else ''}".rstrip(": ")
+            return f"{output.get('ename')}: {error_line(output.get('evalue') or '')}".rstrip(": ")
     return None
 
 
