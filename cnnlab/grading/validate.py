@@ -111,17 +111,21 @@ def validate_notebook(path, timeout: int = 120) -> list[Outcome]:
             task = _heading(cell) or task
         elif _is_test(cell):
             ran = ran and (cell.execution_count is not None or bool(cell.outputs))
-            error = _first_error(cell) if ran else stopped or "did not run"
+            error = _first_error(cell) if ran else (stopped or "did not run")
             outcomes.append(Outcome(task, _nbgrader(cell).get("grade_id", "?"),
-                                        float(_nbgrader(cell).get("points", 0)), error))
+                                    float(_nbgrader(cell).get("points", 0)), error))
     return outcomes
 
 
-def format_table(outcomes: list[Outcome], width: int = 72) -> str:
-    """A plain-text table: task, test, points, passed/FAILED and the error's first line."""
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def format_table(outcomes: list[Outcome], task_width: int = 34, error_width: int = 90) -> str:
+    """A plain-text table: task, test, points, passed/FAILED and the error's line."""
     header = ("task", "test", "points", "result", "error")
-    rows = [(o.task if len(o.task) <= 34 else o.task[:33] + "…", o.grade_id, f"{o.points:g}", "passed" if o.passed else "FAILED",
-             "" if o.passed else o.error[:width]) for o in outcomes]
+    rows = [(_clip(o.task, task_width), o.grade_id, f"{o.points:g}", "passed" if o.passed else "FAILED",
+             "" if o.passed else _clip(o.error, error_width)) for o in outcomes]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:4], widths)), row[4]]).rstrip()
              for row in [header, *rows]]
