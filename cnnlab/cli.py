@@ -8,6 +8,8 @@
                              generate exercises/ from solutions/ (--check: only report stale ones)
     cnnlab grade SUBMISSION... --solution NOTEBOOK [--out grades.csv] [--feedback DIR] [--jobs N]
                              grade students' notebooks (sandboxed; see `cnnlab grade --help`)
+    cnnlab validate NOTEBOOK...
+                             run a notebook's visible tests; exit 1 if any fails
 """
 from __future__ import annotations
 
@@ -110,6 +112,23 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def _validate(args) -> int:
+    from .grading.validate import NotebookUnusable, format_table, validate_notebook
+
+    status = 0
+    for path in args.notebooks:
+        try:
+            outcomes = validate_notebook(path, timeout=args.timeout)
+        except NotebookUnusable as err:
+            print(f"error: {err}", file=sys.stderr)
+            status = max(status, 2)
+            continue
+        print(f"{path}\n{format_table(outcomes)}\n")
+        if not all(o.passed for o in outcomes):
+            status = max(status, 1)
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnlab", description="Helpers for the cnnlab course on "
                                      "convolutional neural networks.")
@@ -127,8 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     notebook.add_argument("paths", nargs="+", metavar="NOTEBOOK")
     notebook.set_defaults(run=_notebook)
     exercises = sub.add_parser("exercises", help="generate exercise notebooks from solution notebooks")
-    exercises.add_argument("solutions", nargs="?", default="solutions")
-    exercises.add_argument("exercises", nargs="?", default="exercises")
+    exercises.add_argument("solutions", nargs="?", default="solutions",
+                           help="folder of solution notebooks to read (default: solutions)")
+    exercises.add_argument("exercises", nargs="?", default="exercises",
+                           help="folder to write the exercise notebooks to, same names (default: exercises)")
     exercises.add_argument("--check", action="store_true", help="only report exercises that are out of date")
     exercises.set_defaults(run=_exercises)
     grade = sub.add_parser("grade", help="grade students' notebooks against a solution notebook, "
@@ -151,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code without bubblewrap isolation (unsafe; says what is unprotected)")
     grade.set_defaults(run=_grade)
+    validate = sub.add_parser("validate", help="run a notebook's visible tests and list them; exit status 1 if "
+                              "any fails, 2 if a notebook cannot be read")
+    validate.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="your problem-set notebook(s)")
+    validate.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
+    validate.set_defaults(run=_validate)
     return parser
 
 

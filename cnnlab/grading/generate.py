@@ -3,7 +3,9 @@
 In code cells, the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are
 replaced by ``raise NotImplementedError(...)`` at the markers' indentation, and the
 lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed.
-Outputs are cleared. The result is deterministic, so a test can tell a stale
+Outputs are cleared. Cells are locked for JupyterLab as nbgrader's ``LockCells`` does
+(its defaults): answer cells get ``deletable: false``; test cells and other locked
+cells get ``deletable: false`` and ``editable: false`` (see :func:`lock_cell`). The result is deterministic, so a test can tell a stale
 exercise from a fresh one by regenerating it and comparing.
 """
 from __future__ import annotations
@@ -39,6 +41,23 @@ def _replace_blocks(source: str, begin: str, end: str, replacement: str | None, 
     return "\n".join(out)
 
 
+def lock_cell(cell) -> None:
+    """Set the cell metadata JupyterLab honours, as nbgrader's ``LockCells`` does by default:
+
+    - answer cell (``nbgrader.solution``): ``deletable: false`` (the student writes in it);
+    - test cell (``nbgrader.grade``, not ``solution``) and set-up cell (``nbgrader.locked``):
+      ``deletable: false`` and ``editable: false``.
+
+    Cells without nbgrader metadata (markdown, scratch cells) are left as they are.
+    """
+    meta = cell.metadata.get("nbgrader", {})
+    if meta.get("solution"):
+        cell.metadata["deletable"] = False
+    elif meta.get("grade") or meta.get("locked"):
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
+
+
 def make_exercise(solution):
     """Return the exercise version of a solution notebook (an ``nbformat`` node; input untouched)."""
     exercise = copy.deepcopy(solution)
@@ -49,6 +68,7 @@ def make_exercise(solution):
             cell.source = _replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, where)
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
+        lock_cell(cell)
     return exercise
 
 
