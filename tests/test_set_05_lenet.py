@@ -63,6 +63,7 @@ NETWORK_MISTAKES = {
     "average instead of max pooling": (("nn.MaxPool2d(2)", "nn.AvgPool2d(2)"), ["test_lenet5_forward"]),
     "tanh instead of ReLU": (("nn.ReLU()", "nn.Tanh()"), ["test_lenet5_forward"]),
     "no ReLU after F5": (("nn.Linear(16 * 5 * 5, 120), nn.ReLU(),", "nn.Linear(16 * 5 * 5, 120),"), ["test_lenet5_forward"]),
+    "no ReLU after F6": (("nn.Linear(120, 84), nn.ReLU(),", "nn.Linear(120, 84),"), ["test_lenet5_forward"]),
     "ReLU after the output layer": (("nn.Linear(84, 10),", "nn.Linear(84, 10), nn.ReLU(),"), ["test_lenet5_forward"]),
     "softmax in forward": (("return self.classifier(self.features(x))",
                             "return torch.softmax(self.classifier(self.features(x)), dim=1)"), ["test_lenet5_forward"]),
