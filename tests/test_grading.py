@@ -71,7 +71,7 @@ def test_exercises_fail_only_with_not_implemented_error(path):
 
 # --------------------------------------------------------------------------- grading
 
-SOLUTION = REPO / "solutions" / "03_convolution_exercises.ipynb"
+SOLUTION = REPO / "solutions" / "03_convolution.ipynb"
 
 
 def _submission(tmp_path, student, edit=None):
@@ -126,28 +126,32 @@ def _points(report):
 
 def test_the_solution_earns_full_marks(reports):
     assert reports["ada"].student == "ada"
-    assert reports["ada"].score == reports["ada"].max_score == 8
+    assert reports["ada"].score == reports["ada"].max_score == 16
 
 
 def test_a_wrong_answer_loses_exactly_its_points(reports):
-    assert _points(reports["bob"]) == {"test_output_size": 2, "test_conv2d": 0, "test_maxpool": 2}
+    full = {t.grade_id: t.max_points for t in reports["ada"].tests}
+    assert _points(reports["bob"]) == {**full, "test_conv2d": 0}
     failed = next(t for t in reports["bob"].tests if t.grade_id == "test_conv2d")
     assert "AssertionError" in failed.message
 
 
 def test_hidden_tests_run_and_edited_test_cells_are_restored(reports):
     # passes the visible output-size tests but not the hidden ones; the emptied maxpool test is restored
-    assert _points(reports["cy"]) == {"test_output_size": 0, "test_conv2d": 4, "test_maxpool": 2}
+    # (its flooring output_size also sinks the convolution layer, whose hidden tests use stride 3)
+    assert _points(reports["cy"]) == {"test_output_size": 0, "test_conv2d": 4, "test_maxpool": 2,
+                                      "test_conv_param_count": 1, "test_conv_forward_naive": 0,
+                                      "test_conv_backward_dx": 0, "test_conv_backward_dw_db": 0}
 
 
 def test_untouched_exercise_scores_zero_and_says_why(reports):
-    assert reports["dan"].score == 0 and reports["dan"].max_score == 8
+    assert reports["dan"].score == 0 and reports["dan"].max_score == 16
     assert all("NotImplementedError" in t.message for t in reports["dan"].tests)
-    assert "0 / 8" in reports["dan"].feedback()
+    assert "0 / 16" in reports["dan"].feedback()
 
 
 def test_unreadable_submission_scores_zero_with_a_reason(reports):
-    assert reports["eve"].score == 0 and reports["eve"].max_score == 8
+    assert reports["eve"].score == 0 and reports["eve"].max_score == 16
     assert all("could not be read" in t.message for t in reports["eve"].tests)
 
 
@@ -156,9 +160,9 @@ def test_grades_csv_is_merged_and_feedback_written(reports, tmp_path):
     write_grades([reports["ada"], reports["bob"]], sheet, feedback_dir=tmp_path / "feedback")
     write_grades([reports["dan"]], sheet)
     rows = list(csv.DictReader(sheet.open()))
-    assert [(r["student"], r["score"], r["max_score"]) for r in rows] == [("ada", "8", "8"), ("bob", "4", "8"),
-                                                                         ("dan", "0", "8")]
-    assert "test_conv2d" in (tmp_path / "feedback" / "bob" / "03_convolution_exercises.md").read_text()
+    assert [(r["student"], r["score"], r["max_score"]) for r in rows] == [("ada", "16", "16"), ("bob", "12", "16"),
+                                                                         ("dan", "0", "16")]
+    assert "test_conv2d" in (tmp_path / "feedback" / "bob" / "03_convolution.md").read_text()
 
 
 def test_a_crash_while_writing_grades_keeps_the_old_sheet(tmp_path, monkeypatch):
