@@ -21,6 +21,7 @@ from cnnlab.grading import make_exercise
 from cnnlab.grading.generate import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION
 from cnnlab.grading.validate import Outcome, error_line, format_table
 from tests.conftest import REPO
+from tests.setlib import run_cells
 
 SETS = sorted((REPO / "solutions").glob("*.ipynb"))
 LECTURES = {p.stem for p in (REPO / "lectures").glob("*.ipynb")}
@@ -106,6 +107,17 @@ def test_no_ipython_magics(path):
     for index, cell in enumerate(_read(path).cells):
         if cell.cell_type == "code":
             assert not MAGIC.search(cell.source), f"{path.name}, cell {index}: IPython magic or shell escape"
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("path", SETS, ids=_ids)
+def test_solution_passes_every_test_cell_and_the_exercise_fails_each_with_not_implemented_error(path):
+    solved = run_cells(path)
+    assert solved, f"{path.name} has no test cells"
+    assert {cell: error for cell, error in solved.items() if error} == {}
+    untouched = run_cells(REPO / "exercises" / path.name)
+    assert untouched.keys() == solved.keys()
+    assert all(error and error.startswith("NotImplementedError") for error in untouched.values()), untouched
 
 
 @pytest.mark.parametrize("name", sorted(LECTURES & {p.stem for p in SETS}))

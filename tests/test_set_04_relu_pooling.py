@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from tests.setlib import run_cells
@@ -14,7 +13,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "04_relu_pooling.ipynb"
-EXERCISE = REPO / "exercises" / "04_relu_pooling.ipynb"
 
 BACKWARD, TIES = "test_max_pool_backward_naive", "test_max_pool_backward_ties"
 FORWARD = "test_max_pool_forward_naive"
@@ -74,28 +72,6 @@ MISTAKES = {
     "backward reads dout at the transposed position": (
         "max_pool_backward_naive", "dout[:, :, i, j]", "dout[:, :, j, i]", BACKWARD),
 }
-
-
-@pytest.fixture(scope="module")
-def solution_results():
-    return run_cells(SOLUTION)
-
-
-def test_solution_passes_every_test_cell(solution_results):
-    assert solution_results, "the set has no test cells"
-    assert {cell: error for cell, error in solution_results.items() if error} == {}
-
-
-def test_untouched_exercise_fails_every_test_cell_with_not_implemented(solution_results):
-    results = run_cells(EXERCISE)
-    assert results.keys() == solution_results.keys()
-    assert all(error and error.startswith("NotImplementedError") for error in results.values()), results
-
-
-def test_points_add_up_to_the_planned_total():
-    nb = nbformat.read(SOLUTION, as_version=4)
-    points = [c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert sum(points) == 10
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a mutant may divide by zero on its way to failing

@@ -8,18 +8,6 @@ from tests.setlib import run_cells
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "07_vgg.ipynb"
-EXERCISE = REPO / "exercises" / "07_vgg.ipynb"
-TESTS = ["test_receptive_field", "test_stack_params", "test_vgg_params"]
-
-
-def test_solution_passes_every_test_cell():
-    assert run_cells(SOLUTION) == dict.fromkeys(TESTS)
-
-
-def test_exercise_fails_every_test_cell_with_not_implemented_error():
-    errors = run_cells(EXERCISE)
-    assert list(errors) == TESTS
-    assert all(error.startswith("NotImplementedError") for error in errors.values()), errors
 
 
 # mistake: (answer cell, (text in the solution, the mistake), test cell that must fail)

@@ -8,18 +8,6 @@ from tests.setlib import run_cells
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "09_resnet.ipynb"
-EXERCISE = REPO / "exercises" / "09_resnet.ipynb"
-TESTS = ["test_batchnorm_eval", "test_residual_identity", "test_residual_projection", "test_residual_block_params"]
-
-
-def test_solution_passes_every_test_cell():
-    assert run_cells(SOLUTION) == dict.fromkeys(TESTS)
-
-
-def test_exercise_fails_every_test_cell_with_not_implemented_error():
-    errors = run_cells(EXERCISE)
-    assert list(errors) == TESTS
-    assert all(error.startswith("NotImplementedError") for error in errors.values()), errors
 
 
 BN, BLOCK, COUNT = "batchnorm_eval", "residual_block_forward", "residual_block_params"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from tests.setlib import run_cells
@@ -14,7 +13,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "10_batchnorm.ipynb"
-EXERCISE = REPO / "exercises" / "10_batchnorm.ipynb"
 
 TRAIN, RUNNING, TEST_MODE = ("test_batchnorm_forward_train", "test_batchnorm_running_averages",
                              "test_batchnorm_forward_test_mode")
@@ -92,28 +90,6 @@ MISTAKES = {
     "spatial backward reshapes dx back without moving the channel axis": (
         "spatial_batchnorm", "dx.reshape(n, h, w, c).transpose(0, 3, 1, 2)", "dx.reshape(n, c, h, w)", SPATIAL),
 }
-
-
-@pytest.fixture(scope="module")
-def solution_results():
-    return run_cells(SOLUTION)
-
-
-def test_solution_passes_every_test_cell(solution_results):
-    assert solution_results, "the set has no test cells"
-    assert {cell: error for cell, error in solution_results.items() if error} == {}
-
-
-def test_untouched_exercise_fails_every_test_cell_with_not_implemented(solution_results):
-    results = run_cells(EXERCISE)
-    assert results.keys() == solution_results.keys()
-    assert all(error and error.startswith("NotImplementedError") for error in results.values()), results
-
-
-def test_points_add_up_to_the_planned_total():
-    nb = nbformat.read(SOLUTION, as_version=4)
-    points = [c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert sum(points) == 14
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # a mutant may divide by zero on its way to failing
