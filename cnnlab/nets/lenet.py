@@ -22,8 +22,9 @@ Two variants, both for 28x28 single-channel images:
     codes would also do; here the centres are random +-1 codes (seed 1998), since the
     course's classes are not always digits. The model returns ``-y`` as its scores, so
     the usual cross-entropy is the paper's training criterion (section II-C, eq. 9)
-    without its constant "rubbish class" term ``e^(-j)``. The 840 centres are a buffer,
-    not parameters: like the paper, the variant has 60,000 trainable parameters.
+    without the constant ``e^(-j)`` (a "rubbish class") that the paper adds inside its
+    logarithm. The 840 centres are a buffer, not parameters: like the paper, the
+    variant has 60,000 trainable parameters.
 
   Not reproduced: the paper's input scaling (white -0.1, black 1.175), its weight
   initialisation and its stochastic diagonal Levenberg-Marquardt training; the course
