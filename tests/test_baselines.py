@@ -1,10 +1,10 @@
-"""cnnlab.baselines: the SVM and linear classifiers on real Fashion-MNIST pixels."""
+"""cnnlab.baselines: the SVM, linear and random-forest classifiers on real Fashion-MNIST pixels."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cnnlab.baselines import flatten_images, linear_baseline, svm_baseline
+from cnnlab.baselines import flatten_images, forest_baseline, linear_baseline, svm_baseline
 
 
 def test_flatten_images_scales_uint8():
@@ -17,7 +17,8 @@ def test_flatten_images_scales_uint8():
         flatten_images(np.zeros((5, 784)))
 
 
-@pytest.mark.parametrize("baseline,floor", [(svm_baseline, 0.77), (linear_baseline, 0.72)])
+@pytest.mark.parametrize("baseline,floor", [(svm_baseline, 0.77), (linear_baseline, 0.72),
+                                            (forest_baseline, 0.74)])
 def test_baselines_learn_real_fashion_mnist(baseline, floor, fashion_train, fashion_test):
     result = baseline(fashion_train, fashion_test, n_train=1000, n_test=500, seed=1)
     assert result.n_train == 1000 and result.n_test == 500
@@ -32,6 +33,12 @@ def test_more_training_images_help_the_svm(fashion_train, fashion_test):
     small = svm_baseline(fashion_train, fashion_test, n_train=100, n_test=500)
     large = svm_baseline(fashion_train, fashion_test, n_train=1000, n_test=500)
     assert large.accuracy > small.accuracy
+
+
+def test_more_trees_help_the_forest(fashion_train, fashion_test):
+    few = forest_baseline(fashion_train, fashion_test, n_train=1000, n_test=500, n_trees=3)
+    many = forest_baseline(fashion_train, fashion_test, n_train=1000, n_test=500, n_trees=100)
+    assert many.accuracy > few.accuracy + 0.03 and many.name == "random_forest"
 
 
 def test_bad_sizes_are_clear_errors(fashion_test):

@@ -14,8 +14,10 @@ from cnnlab import arith, config
 from cnnlab.nets import (VGG, AlexNet, BasicBlock, Bottleneck, GoogLeNet, Inception, LeNet5, PlainNet, ResNet,
                          SmallAlexNet, SmallGoogLeNet, count_parameters, googlenet, googlenet_vs_alexnet,
                          resnet152, summary, vgg16)
+from cnnlab.nets import lenet as lenet_module
 from cnnlab.nets.alexnet import LocalResponseNorm
 from cnnlab.nets.inception import GOOGLENET_TABLE
+from cnnlab.nets.lenet import C3_TABLE, EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling
 from cnnlab.nets.resnet import IMAGENET_DEPTHS
 
 SMALL_MODELS = {
@@ -90,14 +92,103 @@ def test_summary_agrees_with_torch_and_arith(name):
 
 
 def test_lenet5_parameters_and_variants():
-    for variant in ("relu-max", "1998"):
-        model = LeNet5(variant)
-        assert count_parameters(model) == 61_706
+    assert count_parameters(LeNet5()) == 61_706                   # the modern reading, unchanged
+    assert count_parameters(LeNet5("1998"), trainable_only=True) == count_parameters(LeNet5("1998")) == 60_000
     assert isinstance(LeNet5().act1, nn.ReLU) and isinstance(LeNet5().pool1, nn.MaxPool2d)
-    assert isinstance(LeNet5("1998").act1, nn.Tanh) and isinstance(LeNet5("1998").pool1, nn.AvgPool2d)
-    assert LeNet5().conv1.padding == (2, 2)
+    assert isinstance(LeNet5("1998").act1, ScaledTanh) and isinstance(LeNet5("1998").S2, Subsampling)
+    assert LeNet5().conv1.padding == (2, 2) and LeNet5("1998").C1.padding == (2, 2)
     with pytest.raises(ValueError, match="relu-max"):
         LeNet5("modern")
+
+
+# LeCun et al. 1998, section II-B: trainable parameters and output shape of each layer
+PAPER_LENET5 = {"C1": (156, (6, 28, 28)), "S2": (12, (6, 14, 14)), "C3": (1_516, (16, 10, 10)),
+                "S4": (32, (16, 5, 5)), "C5": (48_120, (120, 1, 1)), "F6": (10_164, (84,)), "output": (0, (10,))}
+
+
+def test_lenet5_1998_layers_match_the_paper():
+    model = LeNet5("1998")
+    rows = {row.name: row for row in summary(model, (1, 28, 28), print_table=False)}
+    assert {name: (rows[name].params, rows[name].output_shape) for name in PAPER_LENET5} == PAPER_LENET5
+    assert sum(params for params, _ in PAPER_LENET5.values()) == 60_000       # the paper's total
+    assert [rows[f"act{i}"].kind for i in range(1, 7)] == ["ScaledTanh"] * 6   # a squash after C1..F6
+    assert model.C5.kernel_size == (5, 5) and isinstance(model.C5, nn.Conv2d)  # a convolution, not a Linear
+    assert model.C3.table == C3_TABLE
+    # the RBF centres: 84 fixed +-1 values per class, a buffer (not trained), the same in every model
+    centres = model.output.centres
+    assert centres.shape == (10, 84) and set(centres.unique().tolist()) == {-1.0, 1.0}
+    assert torch.equal(centres, LeNet5("1998").output.centres) and len(set(map(tuple, centres.tolist()))) == 10
+    assert not any(name.startswith("output") for name, _ in model.named_parameters())
+
+
+def test_c3_table_is_table_i():
+    """Table I read column by column: six contiguous triples, six contiguous quadruples,
+    three non-contiguous quadruples, then all six maps; every S2 map feeds 10 C3 maps."""
+    contiguous = [tuple((start + i) % 6 for i in range(n)) for n in (3, 4) for start in range(6)]
+    assert C3_TABLE[:12] == tuple(contiguous)
+    assert C3_TABLE[12:15] == ((0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5)) and C3_TABLE[15] == tuple(range(6))
+    assert np.bincount([c for inputs in C3_TABLE for c in inputs]).tolist() == [10] * 6
+    assert sum(arith.conv_param_count(5, len(inputs), 1) for inputs in C3_TABLE) == 1_516
+
+
+def test_scaled_tanh_values():
+    f = ScaledTanh()
+    x = torch.tensor([-1.0, 0.0, 1.0, 30.0, -30.0], dtype=torch.float64)
+    y = f(x)
+    assert y[1] == 0 and torch.allclose(y[[0, 2]], torch.tensor([-1.0, 1.0], dtype=torch.float64), atol=1e-4)
+    assert torch.allclose(y[[3, 4]], torch.tensor([1.7159, -1.7159], dtype=torch.float64))   # the asymptotes
+    a = torch.tensor(np.random.default_rng(0).normal(scale=2, size=50))
+    assert torch.allclose(f(a), torch.tensor(1.7159 * np.tanh(2 * a.numpy() / 3)))
+    zero = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    (slope,) = torch.autograd.grad(f(zero), zero)
+    assert slope.item() == pytest.approx(1.7159 * 2 / 3)                                   # f'(0) = A S
+
+
+def test_subsampling_by_hand():
+    """Each output adds its 2x2 window, times the map's coefficient, plus the map's bias."""
+    layer = Subsampling(2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([2.0, -0.5]))
+        layer.bias.copy_(torch.tensor([0.5, 1.0]))
+    x = torch.arange(32, dtype=torch.float32).reshape(1, 2, 4, 4)
+    # map 0 holds 0..15: window sums 0+1+4+5 = 10, 2+3+6+7 = 18, 8+9+12+13 = 42, 10+11+14+15 = 50
+    # map 1 holds 16..31: each window sum is 64 more
+    expected = torch.tensor([[[[2 * 10 + 0.5, 2 * 18 + 0.5], [2 * 42 + 0.5, 2 * 50 + 0.5]],
+                              [[-0.5 * 74 + 1, -0.5 * 82 + 1], [-0.5 * 106 + 1, -0.5 * 114 + 1]]]])
+    assert torch.equal(layer(x), expected)
+    assert count_parameters(layer) == 4
+    fresh = Subsampling(3)                                      # starts as a plain 2x2 average
+    x = torch.randn(2, 3, 6, 8)
+    assert torch.allclose(fresh(x), nn.functional.avg_pool2d(x, 2))
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        fresh(torch.randn(2, 4, 6, 6))
+
+
+def test_partial_conv_is_a_masked_convolution():
+    torch.manual_seed(0)
+    table = ((0, 2), (1,), (0, 1, 2))
+    layer = PartialConv2d(3, table, 3).double()
+    assert count_parameters(layer) == (2 + 1 + 3) * 9 + 3
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64, requires_grad=True)
+    mask = torch.zeros(3, 3, 1, 1, dtype=torch.float64)
+    for k, inputs in enumerate(table):
+        mask[k, list(inputs)] = 1
+    dense = layer.dense_weight()
+    assert torch.equal(dense * mask, dense)                     # zero where a map does not read
+    assert torch.allclose(layer(x), nn.functional.conv2d(x, dense, layer.bias))
+    (grad,) = torch.autograd.grad(layer(x)[:, 1].sum(), x)      # output map 1 reads input map 1 only
+    assert grad[:, [0, 2]].abs().max() == 0 and grad[:, 1].abs().max() > 0
+    with pytest.raises(ValueError, match=r"table\[1\]"):
+        PartialConv2d(3, ((0,), (1, 3)), 3)
+
+
+def test_euclidean_rbf_scores_are_minus_squared_distances():
+    rbf = EuclideanRBF(4, 3, seed=0)
+    x = torch.randn(5, 4)
+    expected = torch.stack([-((x - centre) ** 2).sum(dim=1) for centre in rbf.centres], dim=1)
+    assert torch.allclose(rbf(x), expected)
+    assert torch.equal(rbf(rbf.centres).argmax(dim=1), torch.arange(3))   # a centre scores its own class
+    assert count_parameters(rbf) == 0 and rbf.centres.numel() == 12
 
 
 def test_summary_prints_a_table(capsys):
@@ -182,7 +273,7 @@ def test_torchvision_agrees_where_installed():
 
 ROW = re.compile(r"^\s+(\S+) \((\w+)\)\s+(\([\d, ]*\))\s+([\d,]+)")
 DOCUMENTED = [
-    (LeNet5, LeNet5, (1, 28, 28)), (SmallAlexNet, SmallAlexNet, (1, 28, 28)), (AlexNet, AlexNet, (3, 227, 227)),
+    (LeNet5, LeNet5, (1, 28, 28)), (lenet_module, lambda: LeNet5("1998"), (1, 28, 28)), (SmallAlexNet, SmallAlexNet, (1, 28, 28)), (AlexNet, AlexNet, (3, 227, 227)),
     (VGG, VGG, (1, 28, 28)), (vgg16, vgg16, (3, 224, 224)), (SmallGoogLeNet, SmallGoogLeNet, (1, 28, 28)),
     (GoogLeNet, googlenet, (3, 224, 224)), (ResNet, lambda: ResNet(20), (1, 28, 28)),
     (resnet152, resnet152, (3, 224, 224)),
