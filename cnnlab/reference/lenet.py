@@ -27,7 +27,7 @@ from cnnlab.reference.layers import (linear_backward, linear_forward, relu_backw
                                      relu_forward, softmax_cross_entropy)
 from cnnlab.reference.pool import maxpool_backward, maxpool_forward
 
-__all__ = ["LeNet5", "train_step", "train_epoch", "evaluate"]
+__all__ = ["NumpyLeNet5", "train_step", "train_epoch", "lenet_accuracy"]
 
 
 def _flat_features() -> int:
@@ -39,7 +39,7 @@ def _flat_features() -> int:
     return 16 * s4 * s4
 
 
-class LeNet5:
+class NumpyLeNet5:
     """NumPy LeNet-5 for ``(N, 1, 28, 28)`` inputs and 10 classes.
 
     ``params`` maps names (``conv1_w``, ``conv1_b``, ..., ``fc3_b``) to arrays shaped
@@ -70,7 +70,7 @@ class LeNet5:
         """Class scores ``(N, 10)`` and the caches the backward pass needs."""
         x = as_float_array("x", x, 4, "(N, 1, 28, 28)")
         if x.shape[1:] != (1, 28, 28):
-            raise ValueError(f"LeNet5 takes (N, 1, 28, 28) images, got {x.shape}; "
+            raise ValueError(f"NumpyLeNet5 takes (N, 1, 28, 28) images, got {x.shape}; "
                              f"cnnlab.data.to_nchw_float turns uint8 (N, 28, 28) into that")
         p, caches = self.params, []
         h, c = conv_forward(x, p["conv1_w"], p["conv1_b"], padding=2); caches.append(c)
@@ -111,7 +111,7 @@ class LeNet5:
                                for i in range(0, len(x), batch_size)])
 
 
-def train_step(model: LeNet5, x, y, lr: float = 0.05, momentum: float = 0.9):
+def train_step(model: NumpyLeNet5, x, y, lr: float = 0.05, momentum: float = 0.9):
     """One SGD-with-momentum step on a batch; returns ``(loss, number correct)``."""
     loss, grads, scores = model.loss(x, y)
     for name, g in grads.items():
@@ -122,7 +122,7 @@ def train_step(model: LeNet5, x, y, lr: float = 0.05, momentum: float = 0.9):
     return float(loss), int((scores.argmax(axis=1) == y).sum())
 
 
-def train_epoch(model: LeNet5, images, labels, batch_size: int = 64, lr: float = 0.05,
+def train_epoch(model: NumpyLeNet5, images, labels, batch_size: int = 64, lr: float = 0.05,
                 momentum: float = 0.9, rng=None) -> dict[str, float]:
     """One pass over ``images float (N, 1, 28, 28)``, ``labels int (N,)`` in shuffled
     mini-batches. Returns ``{"loss": mean batch loss, "accuracy": training accuracy}``."""
@@ -139,6 +139,6 @@ def train_epoch(model: LeNet5, images, labels, batch_size: int = 64, lr: float =
     return {"loss": float(np.mean(losses)), "accuracy": correct / len(order)}
 
 
-def evaluate(model: LeNet5, images, labels, batch_size: int = 1000) -> float:
+def lenet_accuracy(model: NumpyLeNet5, images, labels, batch_size: int = 1000) -> float:
     """Accuracy of ``model`` on ``images`` (fraction of correct labels)."""
     return float(np.mean(model.predict(images, batch_size) == np.asarray(labels)))
