@@ -67,7 +67,7 @@ class NumpyLeNet5:
         return convs + linears
 
     def forward(self, x):
-        """Class scores ``(N, 10)`` and the caches the backward pass needs."""
+        """Class scores ``(N, 10)`` for ``x (N, 1, 28, 28)``, and the caches the backward pass needs."""
         x = as_float_array("x", x, 4, "(N, 1, 28, 28)")
         if x.shape[1:] != (1, 28, 28):
             raise ValueError(f"NumpyLeNet5 takes (N, 1, 28, 28) images, got {x.shape}; "
@@ -86,7 +86,8 @@ class NumpyLeNet5:
         return h, caches
 
     def backward(self, dscores, caches) -> dict[str, np.ndarray]:
-        """Gradients of every parameter, given ``dL/dscores`` and the forward caches."""
+        """Gradients of every parameter (shaped like ``params``), given ``dL/dscores (N, 10)``
+        and the forward caches."""
         grads, caches = {}, list(caches)
         d = dscores
         for i in (3, 2, 1):
@@ -100,19 +101,22 @@ class NumpyLeNet5:
         return grads
 
     def loss(self, x, y):
-        """``(loss, grads, scores)`` for a batch: softmax cross-entropy and its gradients."""
+        """``(loss, grads, scores)`` for a batch ``x (N, 1, 28, 28)``, ``y (N,)``: softmax
+        cross-entropy, gradients shaped like ``params``, scores ``(N, 10)``."""
         scores, caches = self.forward(x)
         loss, dscores = softmax_cross_entropy(scores, y)
         return loss, self.backward(dscores, caches), scores
 
     def predict(self, x, batch_size: int = 1000) -> np.ndarray:
-        """Predicted labels ``(N,)``, computed ``batch_size`` images at a time."""
+        """Predicted labels ``(N,)`` for ``x (N, 1, 28, 28)``, computed ``batch_size`` images at a time."""
         return np.concatenate([self.forward(x[i:i + batch_size])[0].argmax(axis=1)
                                for i in range(0, len(x), batch_size)])
 
 
 def train_step(model: NumpyLeNet5, x, y, lr: float = 0.05, momentum: float = 0.9):
-    """One SGD-with-momentum step on a batch; returns ``(loss, number correct)``."""
+    """One SGD-with-momentum step on a batch; returns ``(loss, number correct)``.
+
+    Shapes: ``x float (B, 1, 28, 28)``, ``y int (B,)`` -> a float and an int."""
     loss, grads, scores = model.loss(x, y)
     for name, g in grads.items():
         v = model.velocity[name]
@@ -140,5 +144,7 @@ def train_epoch(model: NumpyLeNet5, images, labels, batch_size: int = 64, lr: fl
 
 
 def lenet_accuracy(model: NumpyLeNet5, images, labels, batch_size: int = 1000) -> float:
-    """Accuracy of ``model`` on ``images`` (fraction of correct labels)."""
+    """Accuracy of ``model`` (a :class:`NumpyLeNet5`) on ``images``: the fraction of correct labels.
+
+    Shapes: ``images float (N, 1, 28, 28)``, ``labels int (N,)`` -> a float in [0, 1]."""
     return float(np.mean(model.predict(images, batch_size) == np.asarray(labels)))
