@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from cnnlab import config  # noqa: E402
+from cnnlab import config, nets  # noqa: E402
 from cnnlab.data import as_tensors  # noqa: E402
 from cnnlab.nets import VGG, LeNet5  # noqa: E402
 from cnnlab.train import (History, TrainOptions, confusion_matrix, evaluate, fit,  # noqa: E402
@@ -179,9 +179,10 @@ def test_progress_bar_names_what_it_trains(capsys):
     assert "tiny VGG, lr 0.01: epoch 1/1" in capsys.readouterr().err
 
 
-def test_recompute_bn_stats_sets_the_statistics_of_the_images():
+@pytest.mark.parametrize("batch_norm", [nn.BatchNorm2d, nets.BatchNorm2d])
+def test_recompute_bn_stats_sets_the_statistics_of_the_images(batch_norm):
     X, y = _random_images(96)
-    model = nn.Sequential(nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(784, 10))
+    model = nn.Sequential(batch_norm(1), nn.Flatten(), nn.Linear(784, 10))
     fit(model, (X, y), epochs=1, batch_size=32, lr=0.01, device="cpu", options=QUIET)
     model.eval()
     weights = [p.detach().clone() for p in model.parameters()]
@@ -190,8 +191,10 @@ def test_recompute_bn_stats_sets_the_statistics_of_the_images():
     bn = model[0]
     assert bn.running_mean.item() == pytest.approx(pixels.mean().item(), rel=1e-5)
     assert bn.running_var.item() == pytest.approx(pixels.var().item(), rel=1e-4)
-    assert not model.training                         # the mode is restored
+    assert not model.training and bn.momentum == 0.1  # the mode and the momentum are restored
     assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+    recompute_bn_stats(model, X, batch_size=32)       # three equal batches: their mean is the mean of X
+    assert bn.running_mean.item() == pytest.approx(pixels.mean().item(), rel=1e-5)
 
 
 class _LabelReader(nn.Module):

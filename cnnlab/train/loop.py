@@ -235,6 +235,13 @@ def predict(model: nn.Module, X, *, device=None) -> np.ndarray:
     return torch.cat(preds).cpu().numpy()
 
 
+def _batch_norms(model: nn.Module) -> list[nn.Module]:
+    """Batch-norm layers of ``model``: torch's and :class:`cnnlab.nets.BatchNorm2d` (anything
+    with running averages and a momentum)."""
+    return [m for m in model.modules()
+            if all(hasattr(m, name) for name in ("running_mean", "running_var", "momentum"))]
+
+
 def recompute_bn_stats(model: nn.Module, X, *, batch_size: int = 256) -> None:
     """Re-estimate every batch-norm layer's running mean and variance over the images ``X``
     (the training images, typically), with the weights left as they are.
@@ -242,12 +249,25 @@ def recompute_bn_stats(model: nn.Module, X, *, batch_size: int = 256) -> None:
     After a short training the running averages (an exponential average with momentum
     0.1) still remember their initial values (mean 0, variance 1), and eval mode, which
     uses them, can then score far below what the network learned. This resets them and
-    feeds ``X`` through the model in train mode, batch by batch, with a cumulative average
-    (``torch.optim.swa_utils.update_bn``), so they become the statistics of ``X``. The
-    model's train/eval mode is restored. ``X``: images as :func:`cnnlab.data.as_images` takes.
+    feeds ``X`` through the model in train mode, ``batch_size`` images at a time, with
+    ``momentum = None`` (a cumulative average over the batches, as
+    ``torch.optim.swa_utils.update_bn`` does), so they become the statistics of ``X``.
+    The model's train/eval mode and the layers' momenta are restored. ``X``: images as
+    :func:`cnnlab.data.as_images` takes (``(N, H, W)`` or ``(N, C, H, W)``).
     """
     check_int("batch_size", batch_size, 1)
     images = as_images(X, "X").to(model_device(model))
-    with in_mode(model, training=True):
-        torch.optim.swa_utils.update_bn(
-            [images[i:i + batch_size] for i in range(0, len(images), batch_size)], model)
+    layers = _batch_norms(model)
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.running_mean.zero_()
+        layer.running_var.fill_(1.0)
+        layer.num_batches_tracked.zero_()
+        layer.momentum = None
+    try:
+        with in_mode(model, training=True), torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                model(images[start:start + batch_size])
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
