@@ -116,8 +116,8 @@ def run_lenet(args, device, train, test) -> dict:
                                     **common)
                 record = {"epoch_seconds": seconds, "total_seconds": sum(seconds)}
             else:
-                history = fit(model, train, device=device, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-                              lr=args.lr, optimizer=args.optimizer,
+                history = fit(model, train, device=device, seed=args.seed, epochs=args.epochs,
+                              batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                               options=TrainOptions(momentum=0.9, schedule=args.schedule, progress=False))
                 record = _fit_record(history)
             record["test_acc"] = evaluate(model, test)

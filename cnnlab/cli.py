@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "convolutional neural networks.")
     parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("info", help="show versions, the device, fast mode, CNNLAB_DATA and the data folders").set_defaults(run=_info)
+    info = sub.add_parser("info", help="show versions, the device, fast mode, CNNLAB_DATA and the data folders")
+    info.set_defaults(run=_info)
     fetch = sub.add_parser("fetch", help="download (or find) and verify the data sets")
     fetch.add_argument("datasets", nargs="*", choices=["mnist", "fashion-mnist"], metavar="DATASET",
                        help="mnist and/or fashion-mnist (default: both)")

@@ -67,7 +67,8 @@ def test_lr_init_sweep_trains_every_setting():
         assert 0 <= run["val_acc"] <= 1 and len(run["history"]) == 2
         assert run["val_acc"] == run["history"].val_acc[-1]
         assert run["history"].samples[-1] == 6 * 32                # max_batches caps each epoch
-        assert run["history"].desc == f"{'with' if run['batch_norm'] else 'without'} batch norm, he init, lr {run['lr']}"
+        setting = "with" if run["batch_norm"] else "without"
+        assert run["history"].desc == f"{setting} batch norm, he init, lr {run['lr']}"
     bn_best = max(r["val_acc"] for r in runs if r["batch_norm"])
     assert bn_best > 0.5                                           # the toy task is easy with batch norm
 

@@ -73,7 +73,8 @@ def lr_init_sweep(train, val, lrs: Sequence[float], inits: Sequence[str] = ("def
 
     ``train`` and ``val`` are ``(images, labels)`` pairs as :func:`cnnlab.train.fit` takes
     them (square images; the net is built for their size); ``max_batches`` caps each epoch
-    (see :func:`cnnlab.train.fit`), and each run's progress bar names its setting. Returns one dict per run: ``batch_norm``, ``init``, ``lr``, ``val_acc`` (after the
+    (see :func:`cnnlab.train.fit`), and each run's progress bar names its setting. Returns one
+    dict per run: ``batch_norm``, ``init``, ``lr``, ``val_acc`` (after the
     last epoch, eval mode), ``train_acc`` (last epoch, as trained), ``history`` (the
     :class:`cnnlab.train.History`) and ``model`` (the trained net).
     """

@@ -13,8 +13,9 @@ straight on the input, the pooled input concatenated as it is, so the output is
 ``c1 + c3 + c5 + D`` deep).
 
 :data:`PAPER_TABLE1` holds the paper's per-module figures to check them (and
-:func:`cnnlab.nets.count_mult_adds`, a whole model's multiply-adds) against; :func:`parameters_by_layer_type` splits a model's
-parameters into convolutional and fully connected ones.
+:func:`cnnlab.nets.count_mult_adds`, a whole model's multiply-adds) against;
+:func:`parameters_by_layer_type` splits a model's parameters into convolutional and fully
+connected ones.
 """
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ from cnnlab.nets.measure import SummaryRow, count_mult_adds, count_parameters, s
 from cnnlab.nets.vgg import SMALL_CONFIG, VGG, VGG_CONFIGS, vgg16
 
 __all__ = [
-    "Net", "in_mode", "model_device", "summary", "count_parameters", "count_mult_adds", "SummaryRow", "LeNet5", "SmallAlexNet", "AlexNet",
+    "Net", "in_mode", "model_device", "summary", "count_parameters", "count_mult_adds", "SummaryRow",
+    "LeNet5", "SmallAlexNet", "AlexNet",
     "LocalResponseNorm", "VGG", "VGG_CONFIGS", "SMALL_CONFIG", "vgg16", "Inception", "SmallGoogLeNet",
     "GoogLeNet", "GOOGLENET_TABLE", "googlenet", "googlenet_vs_alexnet", "BasicBlock", "Bottleneck",
     "ResNet", "PlainNet", "IMAGENET_DEPTHS", "resnet152", "BatchNorm2d",
