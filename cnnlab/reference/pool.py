@@ -57,6 +57,13 @@ def _offset_slice(u: int, v: int, stride: int, out_hw) -> tuple[slice, ...]:
             slice(v, v + stride * wo, stride))
 
 
+def _checked_dout(dout, cache: PoolCache) -> np.ndarray:
+    """``dout`` as an array; ``ValueError`` unless it has the forward output's shape."""
+    dout = np.asarray(dout)
+    check_same_shape("dout", dout, cache.out.shape)
+    return dout
+
+
 def maxpool_forward(x, size: int = 2, stride: int | None = None, *, strict: bool = True):
     """Max pooling with ``size x size`` windows; ``stride`` defaults to ``size``.
 
@@ -77,8 +84,7 @@ def maxpool_backward(dout, cache: PoolCache):
 
     Shapes: ``dout (N, C, H_out, W_out)`` -> ``dx (N, C, H, W)``, the shape of the forward ``x``."""
     x, out, size, stride = cache
-    dout = np.asarray(dout)
-    check_same_shape("dout", dout, out.shape)
+    dout = _checked_dout(dout, cache)
     dx = np.zeros_like(x, dtype=np.result_type(x, dout))
     routed = np.zeros(out.shape, dtype=bool)         # window already gave its gradient away
     for u in range(size):
@@ -105,11 +111,9 @@ def avgpool_forward(x, size: int = 2, stride: int | None = None, *, strict: bool
 def avgpool_backward(dout, cache: PoolCache):
     """``dx``: every input of a window receives ``dout / size**2`` from that window.
 
-    Shapes: ``dout (N, C, H_out, W_out)`` -> ``dx (N, C, H, W)``, the shape of the forward ``x``."""
+    Shapes: ``dout (N, C, H_out, W_out)``, as the forward output -> ``dx (N, C, H, W)``, as ``x``."""
     x, out, size, stride = cache
-    dout = np.asarray(dout)
-    check_same_shape("dout", dout, out.shape)
-    share = dout / (size * size)
+    share = _checked_dout(dout, cache) / (size * size)
     dx = np.zeros_like(x, dtype=share.dtype)
     for u in range(size):
         for v in range(size):
