@@ -48,8 +48,8 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from cnnlab.data import DatasetUnavailable, load_fashion_mnist, to_nchw_float
-from cnnlab.nets import LeNet5 as TorchLeNet5
-from cnnlab.reference import (LeNet5, conv_backward, conv_forward, maxpool_backward,
+from cnnlab.nets import LeNet5
+from cnnlab.reference import (NumpyLeNet5, conv_backward, conv_forward, maxpool_backward,
                               maxpool_forward, train_epoch)
 
 # name: (input shape, filters, kernel, padding, target ratio)
@@ -143,8 +143,8 @@ def pool_pair(shape, rng):
 
 def epoch_pair(images, labels):
     """One training epoch each: the NumPy LeNet-5 and the torch one, same recipe."""
-    np_model = LeNet5(rng=0)
-    torch_model = TorchLeNet5()
+    np_model = NumpyLeNet5(rng=0)
+    torch_model = LeNet5()
     optimizer = torch.optim.SGD(torch_model.parameters(), lr=LR, momentum=MOMENTUM)
     x_t, y_t = torch.from_numpy(images), torch.from_numpy(labels)
     seeds = iter(range(10**6))

@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cnnlab import baselines, config  # noqa: E402
 from cnnlab.data import load_fashion_mnist  # noqa: E402
 from cnnlab.nets import VGG, LeNet5, ResNet, count_parameters  # noqa: E402
-from cnnlab.train import as_tensors, evaluate, fit  # noqa: E402
+from cnnlab.data import as_tensors  # noqa: E402
+from cnnlab.train import TrainOptions, evaluate, fit  # noqa: E402
 
 #: The small networks that ``--net`` trains, with their recipes.
 NETS = {
@@ -115,7 +116,9 @@ def run_lenet(args, device, train, test) -> dict:
                                     **common)
                 record = {"epoch_seconds": seconds, "total_seconds": sum(seconds)}
             else:
-                history = fit(model, train, device=device, seed=args.seed, progress=False, fast=False, **common)
+                history = fit(model, train, device=device, seed=args.seed, epochs=args.epochs,
+                              batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                              options=TrainOptions(momentum=0.9, schedule=args.schedule, progress=False))
                 record = _fit_record(history)
             record["test_acc"] = evaluate(model, test)
             runs[side].append(record)
@@ -127,8 +130,9 @@ def run_lenet(args, device, train, test) -> dict:
     out["fit_over_hand_median_epoch"] = statistics.median(epochs["fit"]) / statistics.median(epochs["hand_loop"])
     if on_cuda:
         plain = copy.deepcopy(initial)
-        history = fit(plain, train, device=device, seed=args.seed, progress=False, fast=False,
-                      cuda_graphs=False, **common)
+        history = fit(plain, train, device=device, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, optimizer=args.optimizer,
+                      options=TrainOptions(momentum=0.9, schedule=args.schedule, progress=False, cuda_graphs=False))
         out["fit_without_cuda_graphs"] = {**_fit_record(history), "test_acc": evaluate(plain, test)}
     return out
 
@@ -140,8 +144,9 @@ def run_net(args, device, train, test) -> dict:
     model = recipe["build"]()
     start = time.perf_counter()
     history = fit(model, train, test, epochs=args.net_epochs, batch_size=args.net_batch_size, lr=recipe["lr"],
-                  optimizer=recipe["optimizer"], weight_decay=recipe["weight_decay"], schedule=recipe["schedule"],
-                  device=device, seed=args.seed, progress=args.progress, fast=False)
+                  optimizer=recipe["optimizer"], desc=args.net, device=device, seed=args.seed,
+                  options=TrainOptions(weight_decay=recipe["weight_decay"], schedule=recipe["schedule"],
+                                       progress=args.progress))
     record = _fit_record(history)
     record.update(test_acc=evaluate(model, test), model=args.net, parameters=count_parameters(model), epochs=args.net_epochs,
                   batch_size=args.net_batch_size, lr=recipe["lr"], optimizer=recipe["optimizer"],

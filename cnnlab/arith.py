@@ -4,7 +4,7 @@ Used by the NumPy reference, the torch models and the widgets alike.
 
 Output size (lecture, "A Closer Look at Convolution" and the Conv Layer summary)::
 
-    O = floor((N - F_eff + 2P) / S) + 1,     F_eff = D*(F - 1) + 1   (dilation D, usually 1)
+    N_out = floor((N - F_eff + 2P) / S) + 1,     F_eff = D*(F - 1) + 1   (dilation D, usually 1)
 
 torch and pooling layers floor a size that does not fit; with ``strict=True`` such a
 size is an error whose message shows the arithmetic, as in the lecture's example
@@ -30,12 +30,13 @@ __all__ = [
 ]
 
 
-def check_int(name: str, value, minimum: int) -> int:
-    """``value`` as an ``int`` >= ``minimum``; ``TypeError``/``ValueError`` naming ``name`` otherwise."""
+def check_int(name: str, value, minimum: int | None) -> int:
+    """``value`` as an ``int`` >= ``minimum`` (any integer when ``minimum`` is None);
+    ``TypeError``/``ValueError`` naming ``name`` otherwise."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
 

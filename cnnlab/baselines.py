@@ -24,7 +24,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["BaselineResult", "flatten_images", "svm_baseline", "linear_baseline", "forest_baseline"]
+from cnnlab.arith import check_int
+from cnnlab.data.images import flatten_images
+
+__all__ = ["BaselineResult", "svm_baseline", "linear_baseline", "forest_baseline"]
 
 
 @dataclass
@@ -43,15 +46,6 @@ class BaselineResult:
         return asdict(self)
 
 
-def flatten_images(X) -> np.ndarray:
-    """``(N, H, W)`` or ``(N, C, H, W)`` images -> float32 ``(N, C*H*W)``; ``uint8`` scaled to [0, 1]."""
-    X = np.asarray(X)
-    if X.ndim not in (3, 4):
-        raise ValueError(f"expected images (N, H, W) or (N, C, H, W), got shape {X.shape}")
-    flat = X.reshape(len(X), -1).astype(np.float32)
-    return flat / 255.0 if X.dtype == np.uint8 else flat
-
-
 def _subset(data, n, name: str, rng: np.random.Generator):
     X, y = data
     X, y = np.asarray(X), np.asarray(y)
@@ -59,7 +53,7 @@ def _subset(data, n, name: str, rng: np.random.Generator):
         raise ValueError(f"{name}: X has {len(X)} images but y has {len(y)} labels")
     if n is None:
         return X, y
-    if not isinstance(n, (int, np.integer)) or not 1 <= n <= len(X):
+    if check_int(f"{name} size", n, 1) > len(X):
         raise ValueError(f"{name} size must be an integer in 1..{len(X)} (the images available), got {n!r}")
     keep = np.sort(rng.choice(len(X), size=n, replace=False))
     return X[keep], y[keep]

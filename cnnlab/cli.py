@@ -1,6 +1,6 @@
 """The ``cnnlab`` command line, for students and instructors.
 
-    cnnlab info              versions, device, fast mode and where data is looked for
+    cnnlab info              versions, device, fast mode, CNNLAB_DATA and where data is looked for
     cnnlab fetch [DATASET]   download (or find) and verify MNIST / Fashion-MNIST
     cnnlab notebook pin|strip NOTEBOOK...
                              execute and keep only checked outputs | strip outputs
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -24,9 +25,12 @@ def _info(args) -> int:
     import torch
 
     from . import config, data
+    from .data.files import DATA_ENV
 
     print(f"cnnlab {__version__}, numpy {numpy.__version__}, torch {torch.__version__}")
     print(f"device: {config.get_device()}   fast mode ({config.FAST_ENV}): {config.fast_mode()}")
+    print(f"data folder {DATA_ENV}: {os.environ.get(DATA_ENV) or 'not set'} (set it to a folder holding "
+          f"mnist/ and fashion-mnist/)")
     for dataset in ("mnist", "fashion-mnist"):
         print(f"{dataset} is looked for in: " + ", ".join(str(d) for d in data.data_dirs(dataset)))
     return 0
@@ -134,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "convolutional neural networks.")
     parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("info", help="show versions, the device, fast mode and data folders").set_defaults(run=_info)
+    info = sub.add_parser("info", help="show versions, the device, fast mode, CNNLAB_DATA and the data folders")
+    info.set_defaults(run=_info)
     fetch = sub.add_parser("fetch", help="download (or find) and verify the data sets")
     fetch.add_argument("datasets", nargs="*", choices=["mnist", "fashion-mnist"], metavar="DATASET",
                        help="mnist and/or fashion-mnist (default: both)")
@@ -142,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(run=_fetch)
     notebook = sub.add_parser("notebook", help="pin: execute and keep only # NBVAL_CHECK_OUTPUT outputs; "
                               "strip: remove unchecked outputs")
-    notebook.add_argument("action", choices=["pin", "strip"])
-    notebook.add_argument("paths", nargs="+", metavar="NOTEBOOK")
+    notebook.add_argument("action", choices=["pin", "strip"],
+                          help="pin: execute the notebook and keep the outputs of # NBVAL_CHECK_OUTPUT cells only; "
+                               "strip: remove every other output")
+    notebook.add_argument("paths", nargs="+", metavar="NOTEBOOK", help="one or more notebook files (.ipynb)")
     notebook.set_defaults(run=_notebook)
     exercises = sub.add_parser("exercises", help="generate exercise notebooks from solution notebooks")
     exercises.add_argument("solutions", nargs="?", default="solutions",

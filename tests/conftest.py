@@ -63,16 +63,32 @@ def fashion_test(data_root):
     return load_fashion_mnist("test", root=data_root, download=False)
 
 
+def find_chromium() -> str:
+    """Path of the Chromium binary: ``CNNLAB_CHROMIUM`` if set, else ``chromium`` on the PATH.
+    ``LookupError`` saying what to do when there is none, or when the variable names no
+    executable file."""
+    named = os.environ.get("CNNLAB_CHROMIUM")
+    if named:
+        if not (os.path.isfile(named) and os.access(named, os.X_OK)):
+            raise LookupError(f"CNNLAB_CHROMIUM={named} is not an executable file: point it at the Chromium "
+                              f"binary (Debian: /usr/bin/chromium) or unset it to use chromium from the PATH")
+        return named
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        raise LookupError("real-browser test needs Chromium: install it (Debian: apt-get install chromium), "
+                          "point CNNLAB_CHROMIUM at the binary, or set CNNLAB_SKIP_BROWSER=1 to skip explicitly")
+    return path
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    """Path of a Chromium binary for real-browser tests."""
+    """Path of a Chromium binary for real-browser tests (:func:`find_chromium`)."""
     if os.environ.get("CNNLAB_SKIP_BROWSER", "").strip() == "1" and not under_ci():
         pytest.skip("browser test skipped explicitly by CNNLAB_SKIP_BROWSER=1")
-    path = os.environ.get("CNNLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("real-browser test needs Chromium: install it (Debian: apt-get install chromium), "
-                    "point CNNLAB_CHROMIUM at the binary, or set CNNLAB_SKIP_BROWSER=1 to skip explicitly")
-    return path
+    try:
+        return find_chromium()
+    except LookupError as err:
+        pytest.fail(str(err))
 
 
 # tests/notebooks/ holds notebooks that tests execute themselves (e.g. under strict nbval);

@@ -260,14 +260,6 @@ def test_load_with_fallback_says_what_it_used(monkeypatch, tmp_path):
         assert len(dataset.train[0]) == 1500 and len(dataset.test[0]) == 297
 
 
-def test_to_nchw_float():
-    x = data.to_nchw_float(np.array([[[0, 255]], [[51, 102]]], dtype=np.uint8))
-    assert x.shape == (2, 1, 1, 2) and x.dtype == np.float32
-    np.testing.assert_allclose(x.ravel(), [0, 1, 0.2, 0.4], rtol=1e-6)
-    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
-        data.to_nchw_float(np.zeros((2, 1, 28, 28)))
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_make_separable_has_the_stated_margin(seed):
     rng = np.random.default_rng(seed)

@@ -57,17 +57,18 @@ def test_batch_norm_cancels_the_scale_of_the_weights_before_it():
     torch.testing.assert_close(scaled(x), net(x), rtol=1e-8, atol=1e-8)
 
 
-def test_lr_init_sweep_trains_every_setting(monkeypatch):
-    monkeypatch.setenv("CNNLAB_FAST", "1")
+def test_lr_init_sweep_trains_every_setting():
     X, y = _toy(256)
     runs = exp.lr_init_sweep((X, y), _toy(100, seed=1), [0.02, 0.2], ["he"], epochs=2,
-                             batch_size=32, progress=False, device="cpu")
+                             batch_size=32, max_batches=6, progress=False, device="cpu")
     assert [(r["batch_norm"], r["init"], r["lr"]) for r in runs] == [
         (bn, "he", lr) for bn in (False, True) for lr in (0.02, 0.2)]
     for run in runs:
         assert 0 <= run["val_acc"] <= 1 and len(run["history"]) == 2
         assert run["val_acc"] == run["history"].val_acc[-1]
-        assert run["history"].samples[-1] == 256                  # 8 batches of 32: under the fast cap
+        assert run["history"].samples[-1] == 6 * 32                # max_batches caps each epoch
+        setting = "with" if run["batch_norm"] else "without"
+        assert run["history"].desc == f"{setting} batch norm, he init, lr {run['lr']}"
     bn_best = max(r["val_acc"] for r in runs if r["batch_norm"])
     assert bn_best > 0.5                                           # the toy task is easy with batch norm
 
@@ -76,7 +77,7 @@ def test_lr_init_sweep_trains_every_setting(monkeypatch):
 def trained_bn_net():
     X, y = _toy(300)
     model = exp.small_bn_net(True, input_size=8)
-    train.fit(model, (X, y), epochs=3, lr=0.1, batch_size=30, progress=False, device="cpu", fast=False)
+    train.fit(model, (X, y), epochs=3, lr=0.1, batch_size=30, device="cpu", options=train.TrainOptions(progress=False))
     return model.eval()
 
 

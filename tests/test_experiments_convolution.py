@@ -1,5 +1,5 @@
-"""cnnlab.experiments.convolution: the shift against its definition, shift equivariance of
-the reference convolution on random shapes, and the timer."""
+"""cnnlab.data.shift against its definition, shift equivariance of
+the reference convolution on random shapes, and the timer of cnnlab.experiments.convolution."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.experiments.convolution import best_time, shift, valid_region
+from cnnlab.data import shift, valid_region
+from cnnlab.experiments.convolution import best_time
 from cnnlab.reference import conv_forward, conv_forward_naive
 
 
@@ -94,5 +95,5 @@ def test_best_time_calls_repeat_times_and_returns_the_minimum():
         import time
         time.sleep(next(durations))
     assert best_time(sleeper, repeat=3) < 0.015
-    with pytest.raises(ValueError, match="repeat must be a positive integer"):
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
         best_time(lambda: None, repeat=0)

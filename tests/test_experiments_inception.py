@@ -11,8 +11,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnlab import nets
-from cnnlab.experiments.inception import (PAPER_TABLE1, count_mult_adds, inception_costs,
-                                          parameters_by_layer_type)
+from cnnlab.experiments.inception import PAPER_TABLE1, inception_costs, parameters_by_layer_type
+from cnnlab.nets import count_mult_adds
 from cnnlab.nets.inception import GOOGLENET_TABLE
 
 specs = st.tuples(*[st.integers(1, 12)] * 7)

@@ -1,4 +1,4 @@
-"""cnnlab.experiments.lenet: input resizing, the 1998 paper's counts, the comparison with
+"""cnnlab.experiments.lenet: the 1998 paper's counts, the comparison with
 published errors, and the NumPy-vs-torch timing helper."""
 from __future__ import annotations
 
@@ -10,37 +10,6 @@ matplotlib.use("Agg")
 
 from cnnlab import history  # noqa: E402
 from cnnlab.experiments import lenet  # noqa: E402
-
-
-def test_to_28x28_keeps_28x28_images_and_enlarges_8x8_blocks():
-    rng = np.random.default_rng(0)
-    mnist_like = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
-    assert lenet.to_28x28(mnist_like) is mnist_like
-    small = rng.integers(0, 256, (4, 8, 8), dtype=np.uint8)
-    big = lenet.to_28x28(small)
-    assert big.shape == (4, 28, 28) and big.dtype == np.uint8
-    for i, j in [(0, 0), (3, 5), (7, 7)]:
-        block = big[:, 2 + 3 * i:5 + 3 * i, 2 + 3 * j:5 + 3 * j]
-        assert np.all(block == small[:, i, j, None, None])
-    border = np.ones((28, 28), bool)
-    border[2:26, 2:26] = False
-    assert np.all(big[:, border] == 0)
-
-
-@pytest.mark.parametrize("bad", [np.zeros((2, 32, 32), np.uint8), np.zeros((2, 28, 28), np.float32),
-                                 np.zeros((28, 28), np.uint8)])
-def test_to_28x28_rejects_other_inputs(bad):
-    with pytest.raises(ValueError, match="28x28|uint8"):
-        lenet.to_28x28(bad)
-
-
-def test_c3_table_matches_the_papers_description():
-    sizes = [len(inputs) for inputs in lenet.C3_TABLE]
-    assert sizes == [3] * 6 + [4] * 9 + [6]
-    assert all(len(set(inputs)) == len(inputs) and set(inputs) <= set(range(6)) for inputs in lenet.C3_TABLE)
-    assert len(set(map(frozenset, lenet.C3_TABLE))) == 16            # every map reads a different set
-    uses = np.bincount([m for inputs in lenet.C3_TABLE for m in inputs], minlength=6)
-    assert np.all(uses == 10)                                         # each S2 map feeds 10 C3 maps
 
 
 def test_paper_lenet5_counts_match_the_paper():

@@ -19,7 +19,7 @@ def test_relu_mlp_shapes_and_names():
     assert model.fc1.in_features == 64
     with pytest.raises(ValueError, match="positive layer widths"):
         relu_mlp(())
-    with pytest.raises(ValueError, match="positive layer widths"):
+    with pytest.raises(ValueError, match="hidden layer width must be >= 1"):
         relu_mlp((8, 0))
 
 
@@ -74,7 +74,7 @@ def test_max_pool_levels_matches_torch(levels, size, stride):
     for _ in range(levels):
         expected = F.max_pool2d(expected, size, stride)
     np.testing.assert_array_equal(max_pool_levels(x, levels, size, stride), expected.numpy())
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match="levels must be >= 0"):
         max_pool_levels(x, -1)
 
 

@@ -1,5 +1,4 @@
-"""cnnlab.experiments.resnet: block-mean downsampling against torch's average pooling, the
-conv-layer gradient norms against autograd, the plain/residual experiments on tiny
+"""cnnlab.experiments.resnet: the conv-layer gradient norms against autograd, the plain/residual experiments on tiny
 synthetic data, the chain-gain products, and the complexity rows against the full-size models."""
 from __future__ import annotations
 
@@ -11,31 +10,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 from torch import nn  # noqa: E402
 
 from cnnlab import arith, history, nets  # noqa: E402
 from cnnlab.experiments import resnet as resx  # noqa: E402
-
-
-@settings(max_examples=20, deadline=None)
-@given(n=st.integers(1, 4), cells=st.integers(1, 5), factor=st.integers(1, 4), seed=st.integers(0, 99))
-def test_shrink_is_block_mean(n, cells, factor, seed):
-    images = np.random.default_rng(seed).integers(0, 256, (n, cells * factor, cells * factor), dtype=np.uint8)
-    small = resx.shrink(images, factor)
-    expected = F.avg_pool2d(torch.from_numpy(images).double().unsqueeze(1) / 255.0, factor).numpy()
-    assert small.dtype == np.float32 and small.shape == (n, 1, cells, cells)
-    np.testing.assert_allclose(small, expected, rtol=1e-6, atol=1e-7)
-
-
-def test_shrink_errors():
-    with pytest.raises(ValueError, match="does not divide"):
-        resx.shrink(np.zeros((1, 28, 28), np.uint8), 3)
-    with pytest.raises(ValueError, match="uint8"):
-        resx.shrink(np.zeros((1, 28, 28)), 2)
-    with pytest.raises(ValueError, match="factor"):
-        resx.shrink(np.zeros((1, 28, 28), np.uint8), 0)
 
 
 @pytest.mark.parametrize("depth", [8, 14, 20])
@@ -77,11 +55,12 @@ def test_gradient_profiles_plain_vanishes_without_batch_norm():
 def test_degradation_experiment_on_tiny_data():
     rng = np.random.default_rng(1)
     X, y = rng.integers(0, 256, (64, 8, 8), dtype=np.uint8), rng.integers(0, 3, 64)
-    runs = resx.degradation_experiment((X, y), (8,), epochs=2, width=4, batch_size=32, progress=False,
-                                       device="cpu")
+    runs = resx.degradation_experiment((X, y), (8,), epochs=2, width=4, batch_size=16, max_batches=3,
+                                       progress=False, device="cpu")
     assert [r.label for r in runs] == ["plain-8", "residual-8"]
+    assert [r.history.desc for r in runs] == ["PlainNet-8 (plain)", "ResNet-8 (residual)"]
     for run in runs:
-        assert len(run.history) == 2 and len(run.grad_norms) == 7
+        assert len(run.history) == 2 and len(run.grad_norms) == 7 and run.history.samples == [48, 48]
         assert run.train_error == pytest.approx(1 - run.history.train_acc[-1])
         assert run.mean_loss == pytest.approx(np.mean(run.history.train_loss))
         assert 0 <= run.train_error <= 1 and np.isfinite(run.final_loss)

@@ -26,6 +26,8 @@ def test_conv_stack_layers_and_seeded_weights():
     assert not torch.equal(conv_stack(seed=6)[0].weight, conv_stack(seed=5)[0].weight)
     with pytest.raises(ValueError, match="positive kernel sizes"):
         conv_stack(())
+    with pytest.raises(ValueError, match="kernel size must be >= 1"):
+        conv_stack((3, 0))
     with pytest.raises(ValueError, match="channels"):
         conv_stack(channels=0)
 

@@ -1,6 +1,7 @@
 """The project's own promises: packaging agrees with conda, the CLI works, switches parse."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -57,11 +58,39 @@ def test_readme_lists_every_lecture_in_order():
     assert positions == sorted(positions)
 
 
-def test_cli_help_and_info():
-    out = subprocess.run([sys.executable, "-m", "cnnlab.cli", "--help"], capture_output=True, text=True)
+def _cli(*args) -> subprocess.CompletedProcess:
+    """``cnnlab ARGS`` in a subprocess; a wide terminal, so help text is not wrapped mid-phrase."""
+    return subprocess.run([sys.executable, "-m", "cnnlab.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def test_cli_help_and_info(monkeypatch):
+    out = _cli("--help")
     assert out.returncode == 0 and "fetch" in out.stdout and "info" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "cnnlab.cli", "info"], capture_output=True, text=True)
-    assert out.returncode == 0 and "device: cpu" in out.stdout
+    monkeypatch.setenv("CNNLAB_DATA", "/some/data/folder")
+    out = _cli("info")
+    assert out.returncode == 0 and f"device: {config.get_device()}" in out.stdout   # cpu, or cuda on a GPU
+    assert "CNNLAB_DATA: /some/data/folder" in out.stdout
+    monkeypatch.delenv("CNNLAB_DATA")
+    assert "CNNLAB_DATA: not set" in _cli("info").stdout
+
+
+@pytest.mark.parametrize("command,words", [("fetch", ["DATASET", "default: both"]),
+                                           ("notebook", ["{pin,strip}", "execute the notebook", "NOTEBOOK",
+                                                         "one or more notebook files"])])
+def test_cli_positional_arguments_are_documented(command, words):
+    out = _cli(command, "--help")
+    assert out.returncode == 0
+    for word in words:
+        assert word in out.stdout, (command, word)
+
+
+def test_missing_chromium_named_by_the_variable_is_a_clear_error(monkeypatch, tmp_path):
+    from tests.conftest import find_chromium
+
+    monkeypatch.setenv("CNNLAB_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(LookupError, match="CNNLAB_CHROMIUM=.*no-such-chromium is not an executable file"):
+        find_chromium()
 
 
 @pytest.mark.parametrize("value,expected", [("1", True), ("true", True), ("YES", True), ("0", False),

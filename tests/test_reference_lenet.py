@@ -9,7 +9,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from cnnlab.data import to_nchw_float
-from cnnlab.reference import LeNet5, evaluate, train_epoch, train_step
+from cnnlab.reference import NumpyLeNet5, lenet_accuracy, train_epoch, train_step
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 NAMES = ["conv1", "conv2", "fc1", "fc2", "fc3"]
 
 
-def torch_twin(model: LeNet5) -> nn.Sequential:
+def torch_twin(model: NumpyLeNet5) -> nn.Sequential:
     """The same architecture in torch (float64), holding copies of ``model``'s weights."""
     net = nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
@@ -34,15 +34,15 @@ def torch_twin(model: LeNet5) -> nn.Sequential:
 
 
 def test_parameter_count_is_61706():
-    model = LeNet5(rng=0)
+    model = NumpyLeNet5(rng=0)
     assert model.num_params() == 61_706
     assert sum(p.size for p in model.params.values()) == 61_706
-    assert sum(p.numel() for p in torch_twin(LeNet5(rng=0, dtype=np.float64)).parameters()) == 61_706
+    assert sum(p.numel() for p in torch_twin(NumpyLeNet5(rng=0, dtype=np.float64)).parameters()) == 61_706
 
 
 def test_scores_and_gradients_match_torch():
     rng = np.random.default_rng(0)
-    model = LeNet5(rng=1, dtype=np.float64)
+    model = NumpyLeNet5(rng=1, dtype=np.float64)
     x, y = rng.random((5, 1, 28, 28)), rng.integers(0, 10, 5)
     loss, grads, scores = model.loss(x, y)
     net = torch_twin(model)
@@ -59,7 +59,7 @@ def test_scores_and_gradients_match_torch():
 
 def test_sgd_momentum_steps_match_torch_optim():
     rng = np.random.default_rng(2)
-    model = LeNet5(rng=3, dtype=np.float64)
+    model = NumpyLeNet5(rng=3, dtype=np.float64)
     net = torch_twin(model)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     for _ in range(3):
@@ -80,15 +80,15 @@ def test_learns_real_fashion_mnist(fashion_train):
     images, labels = fashion_train
     x, y = to_nchw_float(images[:5000]), labels[:5000]
     x_val, y_val = to_nchw_float(images[-1000:]), labels[-1000:]           # held out
-    model = LeNet5(rng=0)
+    model = NumpyLeNet5(rng=0)
     assert model.params["conv1_w"].dtype == np.float32
     # Batch-64 matrices are too small to gain from several BLAS threads, and on a shared
     # machine the threads wait for each other (about 10x slower): use one.
     with threadpool_limits(1, user_api="blas"):
-        before = evaluate(model, x_val, y_val)
+        before = lenet_accuracy(model, x_val, y_val)
         first = train_epoch(model, x[:4000], y[:4000], rng=0)
         second = train_epoch(model, x[:4000], y[:4000], rng=1)
-        after = evaluate(model, x_val, y_val)
+        after = lenet_accuracy(model, x_val, y_val)
     assert second["loss"] < first["loss"]
     assert before < 0.25                               # untrained: near chance (0.1)
     assert after > 0.65
@@ -96,7 +96,7 @@ def test_learns_real_fashion_mnist(fashion_train):
 
 
 def test_bad_input_is_explained():
-    model = LeNet5(rng=0)
+    model = NumpyLeNet5(rng=0)
     with pytest.raises(ValueError, match="to_nchw_float"):
         model.forward(np.zeros((2, 1, 32, 32), np.float32))
     with pytest.raises(ValueError, match="3 images but 2 labels"):

@@ -22,7 +22,7 @@ from IPython.core.formatters import DisplayFormatter
 
 from cnnlab import arith
 from cnnlab.widgets import ConvExplorer, ConvState, PoolExplorer, ReceptiveFieldExplorer
-from cnnlab.widgets.explorers import WIDGET_VIEW_MIMETYPE
+from cnnlab.widgets.base import WIDGET_VIEW_MIMETYPE
 
 NOTEBOOK = Path(__file__).parent / "notebooks" / "widgets_strict.ipynb"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -75,7 +75,7 @@ def test_changing_stride_updates_shape_readout_and_picture():
     assert ex.output_shape == (5, 5) and _out_cells(ex.picture.value) == 25
     ex.controls["stride"].value = 2
     assert ex.output_shape == (3, 3)
-    assert "O = floor((W - F + 2P)/S) + 1 = floor((7 - 3 + 2*0)/2) + 1 = 3" in ex.readout.value
+    assert "N_out = floor((N - F + 2P)/S) + 1 = floor((7 - 3 + 2*0)/2) + 1 = 3" in ex.readout.value
     assert _out_cells(ex.picture.value) == 9
     assert ex.controls["step"].max == 8 and ex.play.max == 8
     ex.controls["stride"].value = 3                       # the lecture's 2.33: shown, not hidden

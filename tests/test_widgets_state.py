@@ -81,7 +81,7 @@ def test_same_padding_keeps_size(f):
 
 def test_conv_formula_and_text_wording():
     state = ConvState(7, 3, 0, 2)
-    assert state.formula() == "O = floor((W - F + 2P)/S) + 1 = floor((7 - 3 + 2*0)/2) + 1 = 3"
+    assert state.formula() == "N_out = floor((N - F + 2P)/S) + 1 = floor((7 - 3 + 2*0)/2) + 1 = 3"
     assert state.text == "ConvExplorer(n=7, f=3, padding=0, stride=2 -> 3x3)"
     assert ConvState(7, 3, 0, 3).text == "ConvExplorer(n=7, f=3, padding=0, stride=3 -> 2x2, floored from 2.33)"
     assert ConvState(2, 5).text.endswith("-> no output)")
@@ -320,3 +320,10 @@ def test_formula_strings_use_only_state_numbers():
     for n, f, p, s in [(7, 3, 0, 3), (32, 5, 2, 1), (13, 3, 1, 2)]:
         m = re.search(r"floor\(\((\d+) - (\d+) \+ 2\*(\d+)\)/(\d+)\) \+ 1 = (\d+)", ConvState(n, f, p, s).formula())
         assert tuple(int(v) for v in m.groups()) == (n, f, p, s, arith.conv_output_size(n, f, s, p))
+
+
+def test_pool_formula_names_the_output_size_of_each_axis():
+    """The readout says N_out (H_out, W_out when they differ), never a bare O that reads as 0."""
+    assert PoolState(np.zeros((4, 4)), size=2).formula() == "N_out = floor((N - F)/S) + 1 = floor((4 - 2)/2) + 1 = 2"
+    assert PoolState(np.zeros((4, 6)), size=2).formula() == ("H_out = floor((H - F)/S) + 1 = floor((4 - 2)/2) + 1 = 2;  "
+                                                              "W_out = floor((W - F)/S) + 1 = floor((6 - 2)/2) + 1 = 3")

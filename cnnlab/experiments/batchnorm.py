@@ -26,7 +26,9 @@ from torch import nn
 
 from cnnlab import config
 from cnnlab.nets import VGG
-from cnnlab.train import as_images, as_tensors, fit
+from cnnlab.nets.base import model_device
+from cnnlab.data.images import as_images, as_tensors
+from cnnlab.train import TrainOptions, fit
 
 __all__ = ["INITS", "NET_CONFIG", "small_bn_net", "lr_init_sweep", "logits_with_companions",
            "accuracy_in_batches"]
@@ -65,11 +67,14 @@ def small_bn_net(batch_norm: bool, init: str = "default", seed: int = 0, hidden:
 
 def lr_init_sweep(train, val, lrs: Sequence[float], inits: Sequence[str] = ("default",),
                   batch_norm: Sequence[bool] = (False, True), *, epochs: int, batch_size: int = 64,
-                  seed: int = 0, progress: bool = True, device=None) -> list[dict]:
+                  max_batches: int | None = None, seed: int = 0, progress: bool = True,
+                  device=None) -> list[dict]:
     """Train :func:`small_bn_net` for every ``(batch_norm, init, lr)`` with SGD + momentum 0.9.
 
     ``train`` and ``val`` are ``(images, labels)`` pairs as :func:`cnnlab.train.fit` takes
-    them (square images; the net is built for their size). Returns one dict per run: ``batch_norm``, ``init``, ``lr``, ``val_acc`` (after the
+    them (square images; the net is built for their size); ``max_batches`` caps each epoch
+    (see :func:`cnnlab.train.fit`), and each run's progress bar names its setting. Returns one
+    dict per run: ``batch_norm``, ``init``, ``lr``, ``val_acc`` (after the
     last epoch, eval mode), ``train_acc`` (last epoch, as trained), ``history`` (the
     :class:`cnnlab.train.History`) and ``model`` (the trained net).
     """
@@ -79,16 +84,14 @@ def lr_init_sweep(train, val, lrs: Sequence[float], inits: Sequence[str] = ("def
         for init in inits:
             for lr in lrs:
                 model = small_bn_net(bn, init, seed, input_size=input_size)
-                history = fit(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                              progress=progress, device=device)
+                history = fit(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size,
+                              max_batches=max_batches, seed=seed, device=device,
+                              desc=f"{'with' if bn else 'without'} batch norm, {init} init, lr {lr}",
+                              options=TrainOptions(progress=progress))
                 accuracy = history.val_acc[-1] if history.val_acc else float("nan")
                 runs.append({"batch_norm": bn, "init": init, "lr": lr, "val_acc": accuracy,
                              "train_acc": history.train_acc[-1], "history": history, "model": model})
     return runs
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def logits_with_companions(model: nn.Module, image, companions: Sequence, train_mode: bool) -> np.ndarray:
@@ -105,7 +108,7 @@ def logits_with_companions(model: nn.Module, image, companions: Sequence, train_
     if len(x) != 1:
         raise ValueError(f"image must be a single image, got a batch of {len(x)} (shape {tuple(x.shape)})")
     clone = copy.deepcopy(model).train(train_mode)
-    device = _device_of(clone)
+    device = model_device(clone)
     rows = []
     with torch.no_grad():
         for others in companions:
@@ -130,7 +133,7 @@ def accuracy_in_batches(model: nn.Module, data, train_mode: bool, *, sort_by_lab
         order = torch.argsort(y, stable=True)
         X, y = X[order], y[order]
     clone = copy.deepcopy(model).train(train_mode)
-    device = _device_of(clone)
+    device = model_device(clone)
     correct = 0
     with torch.no_grad():
         for start in range(0, len(X), batch_size):

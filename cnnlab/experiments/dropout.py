@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnlab.arith import check_int
+
 __all__ = ["LayerCost", "alexnet_layer_costs", "plot_layer_costs", "dropout_lecture", "ExpectationCheck",
            "expectation_check", "he_initialize", "plot_gap"]
 
@@ -164,9 +166,9 @@ def expectation_check(x, p_keep: float, draws: int = 10_000, rng=None) -> dict[s
 
     p_keep = _check_keep(p_keep)
     x = np.asarray(x, dtype=float)
-    if x.ndim != 1 or not isinstance(draws, (int, np.integer)) or draws < 2:
-        raise ValueError(f"x must be a 1-D vector and draws an integer >= 2; got x of shape {x.shape}, "
-                         f"draws={draws!r}")
+    if x.ndim != 1:
+        raise ValueError(f"x must be a 1-D vector, got shape {x.shape}")
+    draws = check_int("draws", draws, 2)
     rng = np.random.default_rng(rng)
     batch = np.broadcast_to(x, (draws, len(x)))
     lecture_out = dropout_lecture(batch, p_keep, train=True, rng=rng)

@@ -12,10 +12,10 @@ What the 1x1 reductions of an Inception module save. On an ``H x W x D`` input a
 straight on the input, the pooled input concatenated as it is, so the output is
 ``c1 + c3 + c5 + D`` deep).
 
-:func:`count_mult_adds` counts a whole model's multiply-adds (conv and linear layers) with
-forward hooks, on the meta device if you like; :data:`PAPER_TABLE1` holds the paper's
-per-module figures to check both against; :func:`parameters_by_layer_type` splits a model's
-parameters into convolutional and fully connected ones.
+:data:`PAPER_TABLE1` holds the paper's per-module figures to check them (and
+:func:`cnnlab.nets.count_mult_adds`, a whole model's multiply-adds) against;
+:func:`parameters_by_layer_type` splits a model's parameters into convolutional and fully
+connected ones.
 """
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from torch import nn
 
 from cnnlab import arith
-from cnnlab.nets.summary import forward_with_hooks
 
-__all__ = ["Cost", "InceptionCost", "inception_costs", "count_mult_adds", "parameters_by_layer_type",
+__all__ = ["Cost", "InceptionCost", "inception_costs", "parameters_by_layer_type",
            "PAPER_TABLE1"]
 
 #: Szegedy et al. 2014, Table 1, per Inception module: (params in K, ops in M). The
@@ -94,35 +93,6 @@ def inception_costs(hw, in_channels: int, c1: int, c3_reduce: int, c3: int, c5_r
     branches = {"1x1": _conv(hw, 1, in_channels, c1), "3x3": _conv(hw, 3, in_channels, c3),
                 "5x5": _conv(hw, 5, in_channels, c5)}
     return InceptionCost(branches, c1 + c3 + c5 + in_channels)
-
-
-def count_mult_adds(model: nn.Module, input_shape) -> int:
-    """Multiply-adds of one ``(1, *input_shape)`` forward pass through ``model``'s conv and
-    linear layers (the convention of the papers: pooling, normalization and activations
-    are not counted).
-
-    A conv layer with ``k`` square ``F x F`` filters over ``D/groups`` input channels and an
-    ``H_out x W_out`` output costs ``arith.conv_mult_adds((H_out, W_out), F, D/groups, k)``;
-    a linear layer ``in_features * out_features``. Output sizes come from forward hooks, so
-    it works on ``torch.device("meta")`` models (nothing computed). ``ValueError`` for a
-    non-square kernel or an ``input_shape`` that is not ``(C, H, W)``.
-    """
-    total = 0
-
-    def hook(module, inputs, output):
-        nonlocal total
-        if isinstance(module, nn.Linear):
-            total += module.in_features * module.out_features * (output.numel() // module.out_features)
-            return
-        fh, fw = module.kernel_size
-        if fh != fw:
-            raise ValueError(f"count_mult_adds handles square kernels only, got {module.kernel_size}")
-        total += arith.conv_mult_adds(output.shape[2:], fh, module.in_channels // module.groups,
-                                      module.out_channels)
-
-    forward_with_hooks(model, input_shape, [(m, hook) for m in model.modules()
-                                            if isinstance(m, (nn.Conv2d, nn.Linear))])
-    return total
 
 
 def parameters_by_layer_type(model: nn.Module) -> dict:

@@ -3,10 +3,8 @@
 Lecture: "MNIST Challenge Test Error: SVM vs. CNN" and "LeNet" (LeCun, Bottou, Bengio
 and Haffner, *Gradient-based learning applied to document recognition*, Proc. IEEE 1998).
 
-* :func:`to_28x28` makes any of the course's digit sets fit LeNet-5's ``(1, 28, 28)`` input
-  (scikit-learn's 8x8 digits are enlarged 3x and padded).
 * :func:`paper_lenet5_layers` counts the paper's own LeNet-5, layer by layer, with its
-  partial C3 connection table (:data:`C3_TABLE`), trainable subsampling and fixed RBF
+  partial C3 connection table (:data:`cnnlab.nets.lenet.C3_TABLE`), trainable subsampling and fixed RBF
   output: 60,000 trainable parameters and 340,908 connections, as the paper states.
 * :func:`comparison_rows` and :func:`plot_comparison` put the course's measured errors
   beside the published ones (:mod:`cnnlab.history`).
@@ -21,39 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnlab import arith, history
+from cnnlab.data.images import to_28x28, to_nchw_float
+from cnnlab.nets.lenet import C3_TABLE
 
-__all__ = ["to_28x28", "C3_TABLE", "PaperLayer", "paper_lenet5_layers", "ComparisonRow",
+__all__ = ["PaperLayer", "paper_lenet5_layers", "ComparisonRow",
            "comparison_rows", "plot_comparison", "SpeedResult", "epoch_speed"]
-
-
-def to_28x28(images) -> np.ndarray:
-    """``uint8 (N, 28, 28)`` images for LeNet-5.
-
-    28x28 images are returned unchanged. 8x8 images (scikit-learn's digits) have every
-    pixel repeated into a 3x3 block (24x24) and 2 zero pixels added on each side, so a
-    digit fills the 28x28 frame about as an MNIST digit does. Other sizes raise ``ValueError``.
-    """
-    images = np.asarray(images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images of shape (N, H, W), got {images.dtype} {images.shape}")
-    if images.shape[1:] == (28, 28):
-        return images
-    if images.shape[1:] == (8, 8):
-        big = images.repeat(3, axis=1).repeat(3, axis=2)               # (N, 24, 24)
-        return np.pad(big, ((0, 0), (2, 2), (2, 2)))
-    raise ValueError(f"images are {images.shape[1]}x{images.shape[2]}; LeNet-5 here takes 28x28 "
-                     f"(MNIST, Fashion-MNIST) or 8x8 digits, which are enlarged to 28x28")
-
-
-#: LeCun et al. 1998, Table I: the S2 maps (0-5) that each of C3's 16 maps reads.
-#: Six maps read 3 neighbouring S2 maps, six read 4 neighbours, three read 4 maps that are
-#: not all neighbours, and the last reads all six ("to break the symmetry", the paper says).
-C3_TABLE = (
-    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
-    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
-    (0, 1, 2, 3, 4, 5),
-)
 
 
 @dataclass(frozen=True)
@@ -176,7 +146,7 @@ def plot_comparison(rows: list[ComparisonRow], ax=None):
 @dataclass(frozen=True)
 class SpeedResult:
     """Seconds of one training pass over ``images`` images in batches of ``batch_size``:
-    ``numpy_seconds`` (:class:`cnnlab.reference.LeNet5`), ``torch_seconds``
+    ``numpy_seconds`` (:class:`cnnlab.reference.NumpyLeNet5`), ``torch_seconds``
     (:class:`cnnlab.nets.LeNet5` through :func:`cnnlab.train.fit`, on ``device``)."""
 
     images: int
@@ -194,7 +164,7 @@ class SpeedResult:
 def epoch_speed(images, labels, *, batch_size: int = 64, lr: float = 0.05, momentum: float = 0.9,
                 device="cpu", threads: int = 1, seed: int = 0) -> SpeedResult:
     """Train a fresh NumPy LeNet-5 and a fresh torch LeNet-5 for one pass over the same
-    ``images`` (``uint8 (N, 28, 28)``, or 8x8, see :func:`to_28x28`) and ``labels``
+    ``images`` (``uint8 (N, 28, 28)``, or 8x8, see :func:`cnnlab.data.to_28x28`) and ``labels``
     (``(N,)``), SGD + momentum, same batch size; return the two wall times. Each side first
     runs one batch untimed (warm-up).
 
@@ -208,29 +178,27 @@ def epoch_speed(images, labels, *, batch_size: int = 64, lr: float = 0.05, momen
     from threadpoolctl import threadpool_limits
 
     from cnnlab import nets, reference
-    from cnnlab.data import to_nchw_float
-    from cnnlab.train import fit
+    from cnnlab.train import TrainOptions, fit
 
     images = to_28x28(images)
     labels = np.asarray(labels)
     if len(images) != len(labels) or len(images) < batch_size:
         raise ValueError(f"need as many labels as images and at least one batch ({batch_size}); "
                          f"got {len(images)} images and {len(labels)} labels")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    threads = arith.check_int("threads", threads, 1)
     x = to_nchw_float(images)
 
     with threadpool_limits(limits=threads, user_api="blas"):
-        numpy_net = reference.LeNet5(rng=seed)
+        numpy_net = reference.NumpyLeNet5(rng=seed)
         reference.train_step(numpy_net, x[:batch_size], labels[:batch_size], lr, momentum)   # warm-up
-        numpy_net = reference.LeNet5(rng=seed)
+        numpy_net = reference.NumpyLeNet5(rng=seed)
         start = time.perf_counter()
         reference.train_epoch(numpy_net, x, labels, batch_size=batch_size, lr=lr, momentum=momentum,
                               rng=seed)
         numpy_seconds = time.perf_counter() - start
 
-    common = dict(lr=lr, momentum=momentum, batch_size=batch_size, device=device, seed=seed,
-                  progress=False, fast=False)
+    common = dict(lr=lr, batch_size=batch_size, device=device, seed=seed,
+                  options=TrainOptions(momentum=momentum, progress=False))
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.experiments.convolution import shift
-from cnnlab.nets.base import Net
+from cnnlab.arith import check_int
+from cnnlab.data.images import as_images, shift
+from cnnlab.nets.base import Net, in_mode, model_device
 from cnnlab.reference import maxpool_forward
-from cnnlab.train import as_images
 
 __all__ = ["relu_mlp", "DeadUnits", "dead_units", "max_pool_levels", "unchanged_fraction",
            "shift_stability"]
@@ -38,8 +38,9 @@ def relu_mlp(hidden=(256, 256), input_shape=(1, 28, 28), num_classes: int = 10) 
     Layers are named ``flatten``, ``fc1``, ``relu1``, ..., ``fc{len(hidden)+1}``; input
     ``(N, *input_shape)``, output logits ``(N, num_classes)``; torch's default initialization.
     """
-    if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+    if not hidden:
         raise ValueError(f"hidden must be a non-empty sequence of positive layer widths, got {hidden!r}")
+    hidden = [check_int("hidden layer width", h, 1) for h in hidden]
     layers, width = [("flatten", nn.Flatten())], int(np.prod(input_shape))
     for i, h in enumerate(hidden, start=1):
         layers += [(f"fc{i}", nn.Linear(width, h)), (f"relu{i}", nn.ReLU())]
@@ -83,7 +84,7 @@ class DeadUnits:
 def dead_units(model: nn.Module, X, *, batch_size: int = 1024) -> DeadUnits:
     """Count the units of every ``nn.ReLU`` of ``model`` that output 0 for every image of ``X``.
 
-    ``X``: images as :func:`cnnlab.train.as_images` takes them (``uint8 (N, H, W)`` or float
+    ``X``: images as :func:`cnnlab.data.as_images` takes them (``uint8 (N, H, W)`` or float
     ``(N, C, H, W)``). A unit is one entry of the layer's output (one neuron of a fully
     connected layer). Runs in eval mode without gradients on the model's device; the mode
     is restored. Raises ``ValueError`` when the model has no ``nn.ReLU`` module.
@@ -92,8 +93,7 @@ def dead_units(model: nn.Module, X, *, batch_size: int = 1024) -> DeadUnits:
     if not relus:
         raise ValueError(f"{type(model).__name__} has no nn.ReLU module: nothing can die")
     X = as_images(X, "X")
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model)
     alive: dict[str, torch.Tensor] = {}
     broken: dict[str, torch.Tensor] = {}
 
@@ -106,14 +106,11 @@ def dead_units(model: nn.Module, X, *, batch_size: int = 1024) -> DeadUnits:
         return hook
 
     handles = [m.register_forward_hook(hook_for(name)) for name, m in relus]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with in_mode(model), torch.no_grad():
             for start in range(0, len(X), batch_size):
                 model(X[start:start + batch_size].to(device))
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     masks = {name: (~alive[name]).cpu().numpy() for name, _ in relus if name in alive}
@@ -122,8 +119,7 @@ def dead_units(model: nn.Module, X, *, batch_size: int = 1024) -> DeadUnits:
 
 def max_pool_levels(x, levels: int, size: int = 2, stride: int | None = None) -> np.ndarray:
     """``x (N, C, H, W)`` after ``levels`` max-pooling layers (sizes floored like torch)."""
-    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 0:
-        raise ValueError(f"levels must be a non-negative integer, got {levels!r}")
+    levels = check_int("levels", levels, 0)
     out = np.asarray(x)
     for _ in range(levels):
         out, _ = maxpool_forward(out, size, stride, strict=False)

@@ -32,30 +32,14 @@ from torch import nn
 
 from cnnlab import history as published
 from cnnlab import nets
-from cnnlab.experiments.inception import count_mult_adds
+from cnnlab.data.images import as_tensors
+from cnnlab.nets import count_mult_adds, in_mode, model_device
 from cnnlab.plotting import OKABE_ITO, series_style
-from cnnlab.train import History, as_tensors, fit
+from cnnlab.train import History, TrainOptions, fit
 
-__all__ = ["shrink", "main_path_convs", "conv_gradient_norms", "DepthRun", "gradient_profiles",
+__all__ = ["main_path_convs", "conv_gradient_norms", "DepthRun", "gradient_profiles",
            "degradation_experiment", "plot_gradient_norms", "plot_training", "chain_gain",
            "PUBLISHED_MULT_ADDS", "ComplexityRow", "complexity_rows", "plot_complexity"]
-
-
-def shrink(images, factor: int = 2) -> np.ndarray:
-    """``uint8 (N, H, W)`` images -> ``float32 (N, 1, H/factor, W/factor)`` in [0, 1], each
-    output pixel the mean of a ``factor x factor`` block (28x28 -> 14x14 for ``factor=2``),
-    so deep networks train in seconds on a CPU. ``ValueError`` when ``factor`` does not
-    divide the image size."""
-    images = np.asarray(images)
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images of shape (N, H, W), got {images.dtype} {images.shape}")
-    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-        raise ValueError(f"factor must be a positive integer, got {factor!r}")
-    n, h, w = images.shape
-    if h % factor or w % factor:
-        raise ValueError(f"factor {factor} does not divide the image size {h}x{w}")
-    blocks = images.reshape(n, h // factor, factor, w // factor, factor).astype(np.float32)
-    return (blocks.mean(axis=(2, 4)) / 255.0)[:, None]
 
 
 def main_path_convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
@@ -75,16 +59,14 @@ def conv_gradient_norms(model: nn.Module, data) -> np.ndarray:
     model's gradients are cleared afterwards and its mode restored.
     """
     X, y = as_tensors(data, "data")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.train()
+    device = model_device(model)
     model.zero_grad(set_to_none=True)
     try:
-        F.cross_entropy(model(X.to(device)), y.to(device)).backward()
+        with in_mode(model, training=True):
+            F.cross_entropy(model(X.to(device)), y.to(device)).backward()
         norms = [conv.weight.grad.norm().item() for _, conv in main_path_convs(model)]
     finally:
         model.zero_grad(set_to_none=True)
-        model.train(was_training)
     return np.array(norms, dtype=np.float64)
 
 
@@ -148,8 +130,8 @@ def gradient_profiles(data, depths=(8, 20, 32), *, width: int = 8, batch_norm: b
 
 
 def degradation_experiment(train, depths=(8, 20, 32), *, epochs: int, lr: float = 0.05,
-                           batch_size: int = 128, width: int = 8, batch_norm: bool = True,
-                           grad_batch: int = 256, seed: int = 0, device=None,
+                           batch_size: int = 128, max_batches: int | None = None, width: int = 8,
+                           batch_norm: bool = True, grad_batch: int = 256, seed: int = 0, device=None,
                            progress: bool = True) -> list[DepthRun]:
     """Plain and residual networks of each depth, trained side by side on ``train = (X, y)``.
 
@@ -157,7 +139,8 @@ def degradation_experiment(train, depths=(8, 20, 32), *, epochs: int, lr: float 
     ``ResNet`` are built with the same seed (``width`` channels in the first stage, then
     2x and 4x; ``batch_norm`` as given), their conv-layer gradient norms are measured on the
     first ``grad_batch`` training images, and each is trained with :func:`cnnlab.train.fit`
-    (SGD with momentum 0.9, ``lr``, ``epochs``, ``batch_size``; fast mode as fit reads it).
+    (SGD with momentum 0.9, ``lr``, ``epochs``, ``batch_size``, ``max_batches`` per epoch),
+    its progress bar labelled with the network (e.g. ``"ResNet-20 (residual)"``).
     Images ``X``: ``(N, H, W)`` or ``(N, 1, H, W)``; the nets are built for their size.
 
     Returns a list of :class:`DepthRun`, plain then residual for each depth in order.
@@ -168,8 +151,9 @@ def degradation_experiment(train, depths=(8, 20, 32), *, epochs: int, lr: float 
         for kind in ("plain", "residual"):
             model = _build(kind, depth, X, width, batch_norm, seed, device)
             grads = conv_gradient_norms(model, (X[:grad_batch], y[:grad_batch]))
-            hist = fit(model, (X, y), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                       device=device, progress=progress)
+            hist = fit(model, (X, y), epochs=epochs, lr=lr, batch_size=batch_size, max_batches=max_batches,
+                       desc=f"{type(model).__name__}-{depth} ({kind})", seed=seed, device=device,
+                       options=TrainOptions(progress=progress))
             runs.append(DepthRun(kind, depth, nets.count_parameters(model), grads, hist))
     return runs
 

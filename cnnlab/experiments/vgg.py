@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from cnnlab import arith
-from cnnlab.nets.summary import summary
+from cnnlab.nets.measure import summary
 
 __all__ = ["conv_stack", "stack_receptive_field", "input_support", "effective_kernel", "BlockRow",
            "block_parameters"]
@@ -40,10 +40,10 @@ def conv_stack(kernels=(3, 3, 3), channels: int = 1, *, relu: bool = True, seed:
     and out), each followed by a ReLU when ``relu``. Weights are normal with standard deviation
     ``1/sqrt(channels * k * k)`` from a generator seeded with ``seed``, so two stacks built with
     the same ``seed`` (one with, one without ReLUs) have the same weights."""
-    if not kernels or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in kernels):
+    if not kernels:
         raise ValueError(f"kernels must be a non-empty sequence of positive kernel sizes, got {kernels!r}")
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise ValueError(f"channels must be a positive integer, got {channels!r}")
+    kernels = [arith.check_int("kernel size", k, 1) for k in kernels]
+    channels = arith.check_int("channels", channels, 1)
     gen = torch.Generator().manual_seed(seed)
     layers = []
     for k in kernels:

@@ -78,7 +78,7 @@ class SmallAlexNet(Net):
 
     ``summary(SmallAlexNet(), (1, 28, 28))``::
 
-        Layer (type)              Output shape  Params  O = (N-F+2P)/S+1
+        Layer (type)              Output shape  Params  N_out = (N-F+2P)/S+1
         conv1 (Conv2d)            (32, 28, 28)     832  (28-5+2*2)/1+1 = 28
         relu1 (ReLU)              (32, 28, 28)       0
         lrn1 (LocalResponseNorm)  (32, 28, 28)       0
@@ -132,7 +132,7 @@ class AlexNet(Net):
     ``groups=1`` is the single-tower version: 62,378,344. Output shapes, from
     ``summary(AlexNet(), (3, 227, 227))``::
 
-        Layer (type)              Output shape       Params  O = (N-F+2P)/S+1
+        Layer (type)              Output shape       Params  N_out = (N-F+2P)/S+1
         conv1 (Conv2d)            (96, 55, 55)       34,944  (227-11+2*0)/4+1 = 55
         pool1 (MaxPool2d)         (96, 27, 27)            0  (55-3+2*0)/2+1 = 27
         conv2 (Conv2d)            (256, 27, 27)     307,456  (27-5+2*2)/1+1 = 27

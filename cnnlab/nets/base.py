@@ -2,19 +2,42 @@
 
 Every network in :mod:`cnnlab.nets` is an ``nn.Sequential`` of named layers (blocks
 such as :class:`~cnnlab.nets.resnet.BasicBlock` count as one layer), so
-``model.conv1`` works, :func:`~cnnlab.nets.summary.summary` can name each row, and a
+``model.conv1`` works, :func:`~cnnlab.nets.measure.summary` can name each row, and a
 wrong input shape fails at the door with a message saying what was expected::
 
     x : (N, C, H, W) with (C, H, W) == model.input_shape  ->  logits (N, num_classes)
 """
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
-__all__ = ["Net"]
+__all__ = ["Net", "in_mode", "model_device"]
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of ``model``'s first parameter (CPU for a model without parameters)."""
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+@contextlib.contextmanager
+def in_mode(model: nn.Module, training: bool = False):
+    """Run the ``with`` block with ``model`` in eval mode (``training=True``: train mode),
+    then put back the mode it had, also when the block raises::
+
+        with in_mode(model):          # eval: dropout off, batch norm's running averages
+            logits = model(x)
+    """
+    was_training = model.training
+    model.train(training)
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class Net(nn.Sequential):

@@ -27,7 +27,7 @@ from torch import nn
 from cnnlab import arith
 from cnnlab.nets.alexnet import AlexNet, paper_lrn
 from cnnlab.nets.base import Net
-from cnnlab.nets.summary import count_parameters
+from cnnlab.nets.measure import count_parameters
 
 __all__ = ["Inception", "SmallGoogLeNet", "GoogLeNet", "GOOGLENET_TABLE", "googlenet", "googlenet_vs_alexnet"]
 
@@ -77,7 +77,7 @@ class SmallGoogLeNet(Net):
     pooling, dropout and one linear layer (no FC hidden layers, as in GoogLeNet).
     ``summary(SmallGoogLeNet(), (1, 28, 28))``::
 
-        Layer (type)                 Output shape   Params  O = (N-F+2P)/S+1
+        Layer (type)                 Output shape   Params  N_out = (N-F+2P)/S+1
         conv1 (Conv2d)               (32, 28, 28)      288  (28-3+2*1)/1+1 = 28
         bn1 (BatchNorm2d)            (32, 28, 28)       64
         relu1 (ReLU)                 (32, 28, 28)        0
@@ -130,7 +130,7 @@ class GoogLeNet(Net):
     first pool and second conv, no batch norm (that came with Inception-v2), dropout 0.4
     before the classifier. Abridged ``summary(googlenet(), (3, 224, 224))``::
 
-        Layer (type)              Output shape       Params  O = (N-F+2P)/S+1
+        Layer (type)              Output shape       Params  N_out = (N-F+2P)/S+1
         conv1 (Conv2d)            (64, 112, 112)      9,472  floor((224-7+2*3)/2)+1 = 112
         pool1 (MaxPool2d)         (64, 56, 56)            0  floor((112-3+2*1)/2)+1 = 56
         conv2_reduce (Conv2d)     (64, 56, 56)        4,160  (56-1+2*0)/1+1 = 56

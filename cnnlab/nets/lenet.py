@@ -222,7 +222,7 @@ class LeNet5(Net):
     module docstring for its layers and what is and is not reproduced).
     Layers, output shapes and parameters (``summary(LeNet5(), (1, 28, 28))``)::
 
-        Layer (type)       Output shape  Params  O = (N-F+2P)/S+1
+        Layer (type)       Output shape  Params  N_out = (N-F+2P)/S+1
         conv1 (Conv2d)     (6, 28, 28)      156  (28-5+2*2)/1+1 = 28
         act1 (ReLU)        (6, 28, 28)        0
         pool1 (MaxPool2d)  (6, 14, 14)        0  (28-2+2*0)/2+1 = 14

@@ -126,7 +126,7 @@ class ResNet(Net):
     and the skip connections; ``dropout`` (default 0, as in the paper) is applied before
     the linear layer. ``summary(ResNet(20), (1, 28, 28))``::
 
-        Layer (type)                 Output shape  Params  O = (N-F+2P)/S+1
+        Layer (type)                 Output shape  Params  N_out = (N-F+2P)/S+1
         conv1 (Conv2d)               (16, 28, 28)     144  (28-3+2*1)/1+1 = 28
         bn1 (BatchNorm2d)            (16, 28, 28)      32
         relu1 (ReLU)                 (16, 28, 28)       0
@@ -198,7 +198,7 @@ def resnet152(num_classes: int = 1000) -> ResNet:
     blocks (outputs 256x56x56, 512x28x28, 1024x14x14, 2048x7x7), average pool, 2048 -> 1000.
     1 + 3*(3+8+36+3) + 1 = 152 weight layers. Abridged ``summary(resnet152(), (3, 224, 224))``::
 
-        Layer (type)                 Output shape       Params  O = (N-F+2P)/S+1
+        Layer (type)                 Output shape       Params  N_out = (N-F+2P)/S+1
         conv1 (Conv2d)               (64, 112, 112)      9,408  floor((224-7+2*3)/2)+1 = 112
         pool1 (MaxPool2d)            (64, 56, 56)            0  floor((112-3+2*1)/2)+1 = 56
         stage1.0 (Bottleneck)        (256, 56, 56)      75,008

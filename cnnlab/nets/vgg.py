@@ -46,7 +46,7 @@ class VGG(Net):
 
     ``summary(VGG(), (1, 28, 28))``::
 
-        Layer (type)        Output shape   Params  O = (N-F+2P)/S+1
+        Layer (type)        Output shape   Params  N_out = (N-F+2P)/S+1
         conv1_1 (Conv2d)    (32, 28, 28)      320  (28-3+2*1)/1+1 = 28
         relu1_1 (ReLU)      (32, 28, 28)        0
         conv1_2 (Conv2d)    (32, 28, 28)    9,248  (28-3+2*1)/1+1 = 28
@@ -100,7 +100,7 @@ def vgg16(num_classes: int = 1000, *, batch_norm: bool = False) -> VGG:
     ends in a 2x2 max pool: 224 -> 112 -> 56 -> 28 -> 14 -> 7), then 7*7*512 = 25,088 ->
     4096 -> 4096 -> 1000. Abridged ``summary(vgg16(), (3, 224, 224))``::
 
-        Layer (type)        Output shape          Params  O = (N-F+2P)/S+1
+        Layer (type)        Output shape          Params  N_out = (N-F+2P)/S+1
         conv1_1 (Conv2d)    (64, 224, 224)         1,792  (224-3+2*1)/1+1 = 224
         conv1_2 (Conv2d)    (64, 224, 224)        36,928  (224-3+2*1)/1+1 = 224
         pool1 (MaxPool2d)   (64, 112, 112)             0  (224-2+2*0)/2+1 = 112

@@ -24,7 +24,7 @@ from cnnlab.reference.gradcheck import numerical_gradient, rel_error
 from cnnlab.reference.layers import (linear_backward, linear_forward, relu_backward,
                                      relu_forward, sigmoid_backward, sigmoid_forward,
                                      softmax_cross_entropy, tanh_backward, tanh_forward)
-from cnnlab.reference.lenet import LeNet5, evaluate, train_epoch, train_step
+from cnnlab.reference.lenet import NumpyLeNet5, lenet_accuracy, train_epoch, train_step
 from cnnlab.reference.mlp import (MLPLayer, mlp_backward, mlp_forward, mlp_init, mlp_loss,
                                   mlp_train)
 from cnnlab.reference.perceptron import (PerceptronResult, functional_margin, novikoff_bound,
@@ -43,5 +43,5 @@ __all__ = [
     "perceptron_fit", "PerceptronResult", "radius", "functional_margin", "novikoff_bound",
     "MLPLayer", "mlp_init", "mlp_forward", "mlp_loss", "mlp_backward", "mlp_train",
     "numerical_gradient", "rel_error",
-    "LeNet5", "train_step", "train_epoch", "evaluate",
+    "NumpyLeNet5", "train_step", "train_epoch", "lenet_accuracy",
 ]

@@ -47,10 +47,11 @@ class BatchNormCache(NamedTuple):
 
 
 def batchnorm_init(num_features: int, dtype=np.float64):
-    """torch's initial state: ``gamma = 1``, ``beta = 0``, running mean 0 and variance 1.
+    """torch's initial state for ``num_features`` features (channels): ``gamma = 1``,
+    ``beta = 0``, running mean 0 and variance 1.
 
-    Returns ``(gamma, beta, running)`` with ``running = {"mean": ..., "var": ...}``.
-    """
+    Returns ``(gamma (D,), beta (D,), running)`` with ``running = {"mean": (D,), "var": (D,)}``,
+    ``D = num_features``."""
     return (np.ones(num_features, dtype), np.zeros(num_features, dtype),
             {"mean": np.zeros(num_features, dtype), "var": np.ones(num_features, dtype)})
 
@@ -64,10 +65,13 @@ def batchnorm_forward(x, gamma, beta, running: dict, train: bool = True,
                       momentum: float = 0.1, eps: float = 1e-5):
     """Normalize ``x`` per feature/channel; returns ``(out, cache)``.
 
+    Shapes: ``x (N, D)`` or ``(N, C, H, W)``; ``gamma``, ``beta`` and ``running``'s arrays
+    ``(D,)`` or ``(C,)``; ``out`` has the shape of ``x``. Train mode uses the batch's
+    statistics (``mu``, ``var`` over ``N`` or ``N*H*W`` values); test mode the running ones.
+
     ``running`` is a dict with arrays ``"mean"`` and ``"var"`` (see
     :func:`batchnorm_init`); in train mode its two entries are replaced by the updated
-    averages, in test mode they are read only.
-    """
+    averages, in test mode they are read only."""
     x = as_float_array("x", x, (2, 4), "(N, D) or (N, C, H, W)")
     d = x.shape[1]
     for name, value in (("gamma", gamma), ("beta", beta)):
@@ -96,7 +100,11 @@ def batchnorm_forward(x, gamma, beta, running: dict, train: bool = True,
 
 
 def batchnorm_backward(dout, cache: BatchNormCache):
-    """Gradients ``(dx, dgamma, dbeta)``; ``dx`` has the shape of ``x``."""
+    """Gradients ``(dx, dgamma, dbeta)`` for ``dout`` of the shape of ``out``.
+
+    Shapes: ``dx`` like ``x`` (``(N, D)`` or ``(N, C, H, W)``); ``dgamma``, ``dbeta`` ``(D,)``
+    or ``(C,)``. Train mode: ``dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) /
+    sqrt(var + eps)`` with ``dxhat = dout * gamma``; test mode: ``dx = dxhat / sqrt(var + eps)``."""
     xhat, gamma, inv_std, axes, train = cache
     dout = np.asarray(dout)
     check_same_shape("dout", dout, xhat.shape)

@@ -110,8 +110,11 @@ def _im2col(xp: np.ndarray, fh: int, fw: int, stride: int, out_hw) -> np.ndarray
 def conv_forward_naive(x, w, b, stride: int = 1, padding: int = 0, *, strict: bool = True):
     """Convolution by the definition, four nested loops. Returns ``(out, cache)``.
 
-    ``out[n, k, i, j] = b[k] + sum(w[k] * xpad[n, :, i*S:i*S+FH, j*S:j*S+FW])``
-    """
+    Shapes: ``x (N, C, H, W)``, ``w (K, C, FH, FW)``, ``b (K,)`` ->
+    ``out (N, K, H_out, W_out)``, ``H_out = (H - FH + 2P)/S + 1`` (likewise ``W_out``;
+    ``strict=False`` floors it).
+
+    ``out[n, k, i, j] = b[k] + sum(w[k] * xpad[n, :, i*S:i*S+FH, j*S:j*S+FW])``"""
     x, w, b, (ho, wo) = _check_conv_args(x, w, b, stride, padding, strict)
     n_img, k_filters, (fh, fw) = x.shape[0], w.shape[0], w.shape[2:]
     xp = _pad(x, padding)
@@ -128,9 +131,10 @@ def conv_forward_naive(x, w, b, stride: int = 1, padding: int = 0, *, strict: bo
 def conv_forward(x, w, b, stride: int = 1, padding: int = 0, *, strict: bool = True):
     """Fast convolution: im2col from a strided view, then one matrix product.
 
-    Returns ``(out, cache)`` with ``out`` of shape ``(N, K, H_out, W_out)`` (stored
-    batch-last, see the module docstring).
-    """
+    Shapes: ``x (N, C, H, W)``, ``w (K, C, FH, FW)``, ``b (K,)`` -> ``out (N, K, H_out, W_out)``,
+    ``H_out = (H - FH + 2P)/S + 1`` (``strict=False`` floors it); the same numbers as
+    :func:`conv_forward_naive`. ``out`` is stored batch-last (see the module docstring).
+    Returns ``(out, cache)``."""
     x, w, b, (ho, wo) = _check_conv_args(x, w, b, stride, padding, strict)
     n_img, k_filters, (fh, fw) = x.shape[0], w.shape[0], w.shape[2:]
     cols = _im2col(_pad_chwn(x, padding), fh, fw, stride, (ho, wo))
@@ -143,10 +147,10 @@ def conv_forward(x, w, b, stride: int = 1, padding: int = 0, *, strict: bool = T
 def conv_backward(dout, cache: ConvCache, *, input_grad: bool = True):
     """Gradients ``(dx, dw, db)`` of the loss with respect to ``x``, ``w`` and ``b``.
 
-    ``dout`` is ``dL/dout`` of shape ``(N, K, H_out, W_out)``; ``cache`` comes from
-    either forward pass. ``input_grad=False`` skips ``dx`` (returns None), as torch
-    does for a network's input: the first layer never needs it.
-    """
+    Shapes: ``dout (N, K, H_out, W_out)`` (``dL/dout``) -> ``dx (N, C, H, W)``,
+    ``dw (K, C, FH, FW)``, ``db (K,)``. ``cache`` comes from either forward pass.
+    ``input_grad=False`` skips ``dx`` (returns None), as torch does for a network's
+    input: the first layer never needs it."""
     x, w, stride, padding, (ho, wo), cols = cache
     n_img, c, h, wd = x.shape
     k_filters, _, fh, fw = w.shape

@@ -22,11 +22,13 @@ __all__ = ["dropout_forward", "dropout_backward"]
 
 def dropout_forward(x, p_drop: float, train: bool = True, rng: np.random.Generator | None = None):
     """Zero each entry of ``x`` with probability ``p_drop`` and scale survivors by
-    ``1 / (1 - p_drop)``. Returns ``(out, cache)``; ``out`` has the shape of ``x``.
+    ``1 / (1 - p_drop)``. Returns ``(out, cache)``.
+
+    Shapes: ``x`` any shape; ``out`` and the mask in ``cache`` have the shape of ``x``
+    (at test time, ``train=False``, ``out = x``).
 
     ``rng`` is a ``numpy.random.Generator`` (or a seed) for a reproducible mask;
-    None draws a fresh one.
-    """
+    None draws a fresh one."""
     x = as_float_array("x", x)
     if not 0 <= p_drop < 1:
         raise ValueError(f"p_drop is the probability of dropping a unit and must be in [0, 1), "
@@ -40,7 +42,9 @@ def dropout_forward(x, p_drop: float, train: bool = True, rng: np.random.Generat
 
 
 def dropout_backward(dout, cache):
-    """``dx = dout * mask`` with the forward pass's mask (``dout`` itself at test time)."""
+    """``dx = dout * mask`` with the forward pass's mask (``dout`` itself at test time).
+
+    Shapes: ``dout`` and ``dx`` have the shape of the forward input ``x``."""
     mask = cache
     dout = np.asarray(dout)
     if mask is None:

@@ -20,13 +20,13 @@ __all__ = ["numerical_gradient", "rel_error"]
 
 def numerical_gradient(f: Callable[[np.ndarray], object], x: np.ndarray, h: float = 1e-5,
                        *, df: np.ndarray | None = None) -> np.ndarray:
-    """Centred-difference gradient of ``f`` at ``x`` (same shape as ``x``).
+    """Centred-difference gradient of ``f`` at ``x``: an array of the shape of ``x``,
+    ``(f(x + h e_i) - f(x - h e_i)) / (2h)`` at entry ``i``.
 
     ``f(x)`` returns a scalar; or, when the upstream gradient ``df`` is given, an array
-    ``y`` and the result is the gradient of ``sum(y * df)`` (how a layer is checked:
-    ``df`` plays the role of ``dout``). ``x`` is perturbed in place, one entry at a
-    time, and restored; ``f`` must read it afresh on every call.
-    """
+    ``y`` (``df`` of the shape of ``y``) and the result is the gradient of ``sum(y * df)``
+    (how a layer is checked: ``df`` plays the role of ``dout``). ``x`` is perturbed in
+    place, one entry at a time, and restored; ``f`` must read it afresh on every call."""
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError("x must be a float NumPy array that f reads (it is perturbed in place); "
                         f"got {type(x).__name__} {getattr(x, 'dtype', '')}")
@@ -49,7 +49,9 @@ def numerical_gradient(f: Callable[[np.ndarray], object], x: np.ndarray, h: floa
 
 
 def rel_error(a, b) -> float:
-    """Largest elementwise relative error ``|a - b| / max(1e-8, |a| + |b|)``."""
+    """Largest elementwise relative error ``|a - b| / max(1e-8, |a| + |b|)``.
+
+    Shapes: ``a`` and ``b`` arrays of one (broadcastable) shape -> a scalar."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"cannot compare shapes {a.shape} and {b.shape}")

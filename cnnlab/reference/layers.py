@@ -38,7 +38,10 @@ def linear_forward(x, w, b):
 
 
 def linear_backward(dout, cache):
-    """``dx = dout @ w`` (reshaped like ``x``), ``dw = dout.T @ x``, ``db = dout.sum(0)``."""
+    """``dx = dout @ w`` (reshaped like ``x``), ``dw = dout.T @ x``, ``db = dout.sum(0)``.
+
+    Shapes: ``dout (N, D_out)`` -> ``dx`` like the forward ``x`` (``(N, D_in)``, or
+    ``(N, C, H, W)`` when it was a volume), ``dw (D_out, D_in)``, ``db (D_out,)``."""
     x, w = cache
     dout = np.asarray(dout)
     check_same_shape("dout", dout, (x.shape[0], w.shape[0]))
@@ -47,13 +50,17 @@ def linear_backward(dout, cache):
 
 
 def relu_forward(x):
-    """``out = max(0, x)`` elementwise; the cache is the input."""
+    """``out = max(0, x)`` elementwise; the cache is the input.
+
+    Shapes: ``out`` has the shape of ``x`` (any shape)."""
     x = as_float_array("x", x)
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
-    """``dx = dout * [x > 0]`` (the subgradient at 0 is taken as 0, like torch)."""
+    """``dx = dout * [x > 0]`` (the subgradient at 0 is taken as 0, like torch).
+
+    Shapes: ``dout`` and ``dx`` have the shape of ``x``."""
     x = cache
     dout = np.asarray(dout)
     check_same_shape("dout", dout, x.shape)
@@ -61,7 +68,9 @@ def relu_backward(dout, cache):
 
 
 def sigmoid_forward(x):
-    """``out = 1 / (1 + exp(-x))``, evaluated without overflow for large ``|x|``."""
+    """``out = 1 / (1 + exp(-x))``, evaluated without overflow for large ``|x|``.
+
+    Shapes: ``out`` has the shape of ``x`` (any shape)."""
     x = as_float_array("x", x)
     e = np.exp(-np.abs(x))                      # in (0, 1]: never overflows
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -69,21 +78,27 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
-    """``dx = dout * s * (1 - s)`` with ``s`` the forward output."""
+    """``dx = dout * s * (1 - s)`` with ``s`` the forward output.
+
+    Shapes: ``dout`` and ``dx`` have the shape of ``x``."""
     s = cache
     check_same_shape("dout", np.asarray(dout), s.shape)
     return dout * s * (1 - s)
 
 
 def tanh_forward(x):
-    """``out = tanh(x)``."""
+    """``out = tanh(x)``.
+
+    Shapes: ``out`` has the shape of ``x`` (any shape)."""
     x = as_float_array("x", x)
     out = np.tanh(x)
     return out, out
 
 
 def tanh_backward(dout, cache):
-    """``dx = dout * (1 - tanh(x)**2)``."""
+    """``dx = dout * (1 - tanh(x)**2)``.
+
+    Shapes: ``dout`` and ``dx`` have the shape of ``x``."""
     t = cache
     check_same_shape("dout", np.asarray(dout), t.shape)
     return dout * (1 - t * t)

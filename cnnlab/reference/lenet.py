@@ -27,7 +27,7 @@ from cnnlab.reference.layers import (linear_backward, linear_forward, relu_backw
                                      relu_forward, softmax_cross_entropy)
 from cnnlab.reference.pool import maxpool_backward, maxpool_forward
 
-__all__ = ["LeNet5", "train_step", "train_epoch", "evaluate"]
+__all__ = ["NumpyLeNet5", "train_step", "train_epoch", "lenet_accuracy"]
 
 
 def _flat_features() -> int:
@@ -39,7 +39,7 @@ def _flat_features() -> int:
     return 16 * s4 * s4
 
 
-class LeNet5:
+class NumpyLeNet5:
     """NumPy LeNet-5 for ``(N, 1, 28, 28)`` inputs and 10 classes.
 
     ``params`` maps names (``conv1_w``, ``conv1_b``, ..., ``fc3_b``) to arrays shaped
@@ -67,10 +67,10 @@ class LeNet5:
         return convs + linears
 
     def forward(self, x):
-        """Class scores ``(N, 10)`` and the caches the backward pass needs."""
+        """Class scores ``(N, 10)`` for ``x (N, 1, 28, 28)``, and the caches the backward pass needs."""
         x = as_float_array("x", x, 4, "(N, 1, 28, 28)")
         if x.shape[1:] != (1, 28, 28):
-            raise ValueError(f"LeNet5 takes (N, 1, 28, 28) images, got {x.shape}; "
+            raise ValueError(f"NumpyLeNet5 takes (N, 1, 28, 28) images, got {x.shape}; "
                              f"cnnlab.data.to_nchw_float turns uint8 (N, 28, 28) into that")
         p, caches = self.params, []
         h, c = conv_forward(x, p["conv1_w"], p["conv1_b"], padding=2); caches.append(c)
@@ -86,7 +86,8 @@ class LeNet5:
         return h, caches
 
     def backward(self, dscores, caches) -> dict[str, np.ndarray]:
-        """Gradients of every parameter, given ``dL/dscores`` and the forward caches."""
+        """Gradients of every parameter (shaped like ``params``), given ``dL/dscores (N, 10)``
+        and the forward caches."""
         grads, caches = {}, list(caches)
         d = dscores
         for i in (3, 2, 1):
@@ -100,19 +101,22 @@ class LeNet5:
         return grads
 
     def loss(self, x, y):
-        """``(loss, grads, scores)`` for a batch: softmax cross-entropy and its gradients."""
+        """``(loss, grads, scores)`` for a batch ``x (N, 1, 28, 28)``, ``y (N,)``: softmax
+        cross-entropy, gradients shaped like ``params``, scores ``(N, 10)``."""
         scores, caches = self.forward(x)
         loss, dscores = softmax_cross_entropy(scores, y)
         return loss, self.backward(dscores, caches), scores
 
     def predict(self, x, batch_size: int = 1000) -> np.ndarray:
-        """Predicted labels ``(N,)``, computed ``batch_size`` images at a time."""
+        """Predicted labels ``(N,)`` for ``x (N, 1, 28, 28)``, computed ``batch_size`` images at a time."""
         return np.concatenate([self.forward(x[i:i + batch_size])[0].argmax(axis=1)
                                for i in range(0, len(x), batch_size)])
 
 
-def train_step(model: LeNet5, x, y, lr: float = 0.05, momentum: float = 0.9):
-    """One SGD-with-momentum step on a batch; returns ``(loss, number correct)``."""
+def train_step(model: NumpyLeNet5, x, y, lr: float = 0.05, momentum: float = 0.9):
+    """One SGD-with-momentum step on a batch; returns ``(loss, number correct)``.
+
+    Shapes: ``x float (B, 1, 28, 28)``, ``y int (B,)`` -> a float and an int."""
     loss, grads, scores = model.loss(x, y)
     for name, g in grads.items():
         v = model.velocity[name]
@@ -122,7 +126,7 @@ def train_step(model: LeNet5, x, y, lr: float = 0.05, momentum: float = 0.9):
     return float(loss), int((scores.argmax(axis=1) == y).sum())
 
 
-def train_epoch(model: LeNet5, images, labels, batch_size: int = 64, lr: float = 0.05,
+def train_epoch(model: NumpyLeNet5, images, labels, batch_size: int = 64, lr: float = 0.05,
                 momentum: float = 0.9, rng=None) -> dict[str, float]:
     """One pass over ``images float (N, 1, 28, 28)``, ``labels int (N,)`` in shuffled
     mini-batches. Returns ``{"loss": mean batch loss, "accuracy": training accuracy}``."""
@@ -139,6 +143,8 @@ def train_epoch(model: LeNet5, images, labels, batch_size: int = 64, lr: float =
     return {"loss": float(np.mean(losses)), "accuracy": correct / len(order)}
 
 
-def evaluate(model: LeNet5, images, labels, batch_size: int = 1000) -> float:
-    """Accuracy of ``model`` on ``images`` (fraction of correct labels)."""
+def lenet_accuracy(model: NumpyLeNet5, images, labels, batch_size: int = 1000) -> float:
+    """Accuracy of ``model`` (a :class:`NumpyLeNet5`) on ``images``: the fraction of correct labels.
+
+    Shapes: ``images float (N, 1, 28, 28)``, ``labels int (N,)`` -> a float in [0, 1]."""
     return float(np.mean(model.predict(images, batch_size) == np.asarray(labels)))

@@ -53,7 +53,9 @@ class MLPLayer(NamedTuple):
 def mlp_init(sizes: Sequence[int], activation: str = "sigmoid", output: str = "sigmoid",
              rng=None) -> list[MLPLayer]:
     """Layers for widths ``sizes = (d_0, d_1, ..., d_L)``: hidden layers use
-    ``activation``, the last ``output``. ``W_l ~ N(0, 1/d_{l-1})``, ``b_l = 0``."""
+    ``activation``, the last ``output``. ``W_l ~ N(0, 1/d_{l-1})``, ``b_l = 0``.
+
+    Shapes: returns ``L`` :class:`MLPLayer` with ``W_l (d_l, d_{l-1})`` and ``b_l (d_l,)``."""
     if len(sizes) < 2 or any(int(d) < 1 for d in sizes):
         raise ValueError(f"sizes must list at least an input and an output width, all >= 1, got {sizes}")
     for name in (activation, output):
@@ -66,7 +68,7 @@ def mlp_init(sizes: Sequence[int], activation: str = "sigmoid", output: str = "s
 
 
 def mlp_forward(layers: Sequence[MLPLayer], x0):
-    """Algorithm 1. Returns ``x_L (n, d_L)`` and the cache ``(xs, As)`` with
+    """Algorithm 1 on ``x0 (n, d_0)``. Returns ``x_L (n, d_L)`` and the cache ``(xs, As)`` with
     ``xs = [x_0, ..., x_L]`` and ``As = [A_1, ..., A_L]``."""
     x = as_float_array("x0", x0, 2, "(n, d_0)")
     if x.shape[1] != layers[0].W.shape[1]:
@@ -81,13 +83,18 @@ def mlp_forward(layers: Sequence[MLPLayer], x0):
 
 
 def mlp_loss(xL, y) -> float:
-    """``J = (1/n) sum_i 1/2 ||y^i - x_L^i||^2``; ``y`` has the shape of ``x_L``."""
+    """``J = (1/n) sum_i 1/2 ||y^i - x_L^i||^2``; ``y`` has the shape of ``x_L``.
+
+    Shapes: ``xL (n, d_L)``, ``y (n, d_L)`` -> a float."""
     y = np.asarray(y, dtype=np.float64).reshape(np.shape(xL))
     return float(0.5 * np.sum((y - xL) ** 2) / len(y))
 
 
 def mlp_backward(layers: Sequence[MLPLayer], cache, y) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The adjoint pass: ``[(dJ/dW_l, dJ/db_l) for l = 1..L]``."""
+    """The adjoint pass: ``[(dJ/dW_l, dJ/db_l) for l = 1..L]``.
+
+    Shapes: ``cache`` from :func:`mlp_forward`, ``y (n, d_L)`` -> for each layer
+    ``dJ/dW_l (d_l, d_{l-1})`` and ``dJ/db_l (d_l,)``, the shapes of ``W_l`` and ``b_l``."""
     xs, As = cache
     xL = xs[-1]
     y = np.asarray(y, dtype=np.float64).reshape(xL.shape)
@@ -103,8 +110,9 @@ def mlp_backward(layers: Sequence[MLPLayer], cache, y) -> list[tuple[np.ndarray,
 
 def mlp_train(X, y, hidden: Sequence[int] = (4,), activation: str = "sigmoid", lr: float = 5.0,
               epochs: int = 2000, rng=None):
-    """Full-batch gradient descent on ``J``. ``y (n,)`` or ``(n, d_L)`` are targets in
-    [0, 1] (e.g. XOR's 0/1 labels). Returns ``(layers, losses)``, one loss per epoch.
+    """Full-batch gradient descent on ``J`` for ``X (n, d_0)``. ``y (n,)`` or ``(n, d_L)`` are
+    targets in [0, 1] (e.g. XOR's 0/1 labels). Returns ``(layers, losses)``: the trained
+    :class:`MLPLayer` list (widths ``d_0, *hidden, d_L``) and one loss per epoch, ``(epochs,)``.
 
     The defaults (all-sigmoid, as in Rumelhart et al., 4 hidden units, ``lr = 5``) solve
     XOR from each of the 50 seeds we tried (tanh with ``lr = 2`` failed 2 of them: plain

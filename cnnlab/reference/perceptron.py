@@ -50,14 +50,18 @@ def _check_xy(X, y):
 
 
 def radius(X) -> float:
-    """``R = max_i ||x_i||``: the radius of the ball about the origin holding the data."""
+    """``R = max_i ||x_i||``: the radius of the ball about the origin holding the data.
+
+    Shapes: ``X (n, d)`` -> a float."""
     X = as_float_array("X", X, 2, "(n, d)")
     return float(np.max(np.linalg.norm(X, axis=1)))
 
 
 def functional_margin(X, y, w, b: float = 0.0) -> float:
     """``gamma = min_i y_i (w . x_i + b) / ||w||``: the margin of ``(w, b)`` scaled so that
-    ``||w|| = 1``, as the theorem assumes. Positive exactly when ``(w, b)`` separates the data."""
+    ``||w|| = 1``, as the theorem assumes. Positive exactly when ``(w, b)`` separates the data.
+
+    Shapes: ``X (n, d)``, ``y (n,)`` in {-1, +1}, ``w (d,)``, ``b`` a float -> a float."""
     X, y = _check_xy(X, y)
     w = np.asarray(w, dtype=np.float64)
     norm = np.linalg.norm(w)
@@ -68,7 +72,9 @@ def functional_margin(X, y, w, b: float = 0.0) -> float:
 
 
 def novikoff_bound(R: float, gamma: float) -> float:
-    """The Block-Novikoff bound ``(2R / gamma)**2`` on the number of perceptron updates."""
+    """The Block-Novikoff bound ``(2R / gamma)**2`` on the number of perceptron updates.
+
+    Shapes: ``R`` and ``gamma`` scalars (:func:`radius`, :func:`functional_margin`) -> a scalar."""
     if gamma <= 0:
         raise ValueError(f"the margin gamma must be positive (the data separable), got {gamma}")
     return (2 * R / gamma) ** 2
@@ -76,7 +82,10 @@ def novikoff_bound(R: float, gamma: float) -> float:
 
 def perceptron_fit(X, y, max_epochs: int = 100, lr: float = 1.0) -> PerceptronResult:
     """Run the perceptron over ``X (n, d)`` in order, epoch after epoch, until an epoch
-    makes no mistake (``converged=True``) or ``max_epochs`` have run."""
+    makes no mistake (``converged=True``) or ``max_epochs`` have run.
+
+    Shapes: ``X (n, d)``, ``y (n,)`` in {-1, +1} -> a :class:`PerceptronResult` with
+    ``w (d,)`` and ``b`` a float (predict ``sign(X @ w + b)``, shape ``(n,)``)."""
     X, y = _check_xy(X, y)
     if lr <= 0:
         raise ValueError(f"learning rate lr must be positive, got {lr}")

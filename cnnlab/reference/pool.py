@@ -57,11 +57,19 @@ def _offset_slice(u: int, v: int, stride: int, out_hw) -> tuple[slice, ...]:
             slice(v, v + stride * wo, stride))
 
 
+def _checked_dout(dout, cache: PoolCache) -> np.ndarray:
+    """``dout`` as an array; ``ValueError`` unless it has the forward output's shape."""
+    dout = np.asarray(dout)
+    check_same_shape("dout", dout, cache.out.shape)
+    return dout
+
+
 def maxpool_forward(x, size: int = 2, stride: int | None = None, *, strict: bool = True):
     """Max pooling with ``size x size`` windows; ``stride`` defaults to ``size``.
 
-    Returns ``(out, cache)``. ``strict=False`` floors sizes that do not fit, like torch.
-    """
+    Shapes: ``x (N, C, H, W)`` -> ``out (N, C, H_out, W_out)``, ``H_out = (H - size)/stride + 1``
+    (likewise ``W_out``). Returns ``(out, cache)``. ``strict=False`` floors sizes that do
+    not fit, like torch."""
     x, stride, out_hw = _prepare(x, size, stride, strict)
     out = None
     for u in range(size):
@@ -72,10 +80,11 @@ def maxpool_forward(x, size: int = 2, stride: int | None = None, *, strict: bool
 
 
 def maxpool_backward(dout, cache: PoolCache):
-    """``dx``: each window's gradient goes to its first maximum (see the tie rule above)."""
+    """``dx``: each window's gradient goes to its first maximum (see the tie rule above).
+
+    Shapes: ``dout (N, C, H_out, W_out)`` -> ``dx (N, C, H, W)``, the shape of the forward ``x``."""
     x, out, size, stride = cache
-    dout = np.asarray(dout)
-    check_same_shape("dout", dout, out.shape)
+    dout = _checked_dout(dout, cache)
     dx = np.zeros_like(x, dtype=np.result_type(x, dout))
     routed = np.zeros(out.shape, dtype=bool)         # window already gave its gradient away
     for u in range(size):
@@ -89,7 +98,10 @@ def maxpool_backward(dout, cache: PoolCache):
 
 
 def avgpool_forward(x, size: int = 2, stride: int | None = None, *, strict: bool = True):
-    """Average pooling with ``size x size`` windows; returns ``(out, cache)``."""
+    """Average pooling with ``size x size`` windows; returns ``(out, cache)``.
+
+    Shapes: ``x (N, C, H, W)`` -> ``out (N, C, H_out, W_out)``, ``H_out = (H - size)/stride + 1``
+    (``stride`` defaults to ``size``; ``strict=False`` floors sizes that do not fit)."""
     x, stride, out_hw = _prepare(x, size, stride, strict)
     out = sum(x[_offset_slice(u, v, stride, out_hw)] for u in range(size) for v in range(size))
     out = out / (size * size)
@@ -97,11 +109,11 @@ def avgpool_forward(x, size: int = 2, stride: int | None = None, *, strict: bool
 
 
 def avgpool_backward(dout, cache: PoolCache):
-    """``dx``: every input of a window receives ``dout / size**2`` from that window."""
+    """``dx``: every input of a window receives ``dout / size**2`` from that window.
+
+    Shapes: ``dout (N, C, H_out, W_out)``, as the forward output -> ``dx (N, C, H, W)``, as ``x``."""
     x, out, size, stride = cache
-    dout = np.asarray(dout)
-    check_same_shape("dout", dout, out.shape)
-    share = dout / (size * size)
+    share = _checked_dout(dout, cache) / (size * size)
     dx = np.zeros_like(x, dtype=share.dtype)
     for u in range(size):
         for v in range(size):

@@ -60,6 +60,14 @@ def _cells(ax, cells, *, face="none", edge="none", hatch=None, linestyle="-", lw
     ax.add_collection(coll)
 
 
+def _output_cell(ax, a: int, b: int, uid: str, current: bool, tint: float) -> None:
+    """Output cell (row ``a``, column ``b``); the current one in the window's colour (``tint``)."""
+    ax.add_patch(Rectangle(
+        (b, a), 1, 1, gid=f"{uid}-out-{a}-{b}", zorder=4 if current else 1,
+        facecolor=_tint(COLORS["window"], tint) if current else _tint(COLORS["output"], 0.22),
+        edgecolor=COLORS["window"] if current else COLORS["output"], linewidth=3 if current else 0.8))
+
+
 def _outline(ax, r0, c0, h, w, color, lw=2.5, linestyle="-", z=5, label=None):
     ax.add_patch(Rectangle((c0, r0), w, h, fill=False, edgecolor=color, linewidth=lw,
                            linestyle=linestyle, zorder=z, label=label))
@@ -139,11 +147,7 @@ def conv_figure(state: ConvState, step: int = 0, uid: str = "cnnlab", formula: b
         _outline(ax_in, rows.start + p, cols.start + p, state.f_eff, state.f_eff, COLORS["window"], lw=3, z=6)
         for a in range(out):
             for b in range(out):
-                current = (a, b) == (i, j)
-                ax_out.add_patch(Rectangle(
-                    (b, a), 1, 1, gid=f"{uid}-out-{a}-{b}", zorder=4 if current else 1,
-                    facecolor=_tint(COLORS["window"], 0.6) if current else _tint(COLORS["output"], 0.22),
-                    edgecolor=COLORS["window"] if current else COLORS["output"], linewidth=3 if current else 0.8))
+                _output_cell(ax_out, a, b, uid, current=(a, b) == (i, j), tint=0.6)
         ax_out.text(j + 0.5, i + 0.5, f"{i},{j}", ha="center", va="center", fontsize=_cell_font(out) * 0.8,
                     zorder=5)
         ax_out.set_xlim(-0.05, out + 0.05)
@@ -216,10 +220,7 @@ def pool_figure(state: PoolState, step: int = 0, show_gradient: bool = False, ui
         for a in range(oh):
             for b in range(ow):
                 current = (a, b) == (i, j)
-                ax_out.add_patch(Rectangle(
-                    (b, a), 1, 1, gid=f"{uid}-out-{a}-{b}", zorder=4 if current else 1,
-                    facecolor=_tint(COLORS["window"], 0.45) if current else _tint(COLORS["output"], 0.22),
-                    edgecolor=COLORS["window"] if current else COLORS["output"], linewidth=3 if current else 0.8))
+                _output_cell(ax_out, a, b, uid, current, tint=0.45)
                 ax_out.text(b + 0.5, a + 0.5, format_number(output[a, b]), ha="center", va="center", fontsize=font,
                             fontweight="bold" if current else "normal", zorder=5)
         ax_out.set_xlim(-0.05, ow + 0.05)

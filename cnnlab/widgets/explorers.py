@@ -27,8 +27,6 @@ Keyboard operation (every explorer)
 """
 from __future__ import annotations
 
-import base64
-import itertools
 from html import escape
 
 import ipywidgets as widgets
@@ -36,139 +34,23 @@ import numpy as np
 
 from cnnlab import arith
 from cnnlab.widgets import draw
+from cnnlab.widgets.base import LABEL_STYLE, Explorer, code
 from cnnlab.widgets.state import ConvState, PoolState, ReceptiveFieldState, format_number
 
-__all__ = ["ConvExplorer", "PoolExplorer", "ReceptiveFieldExplorer", "WIDGET_VIEW_MIMETYPE"]
+__all__ = ["ConvExplorer", "PoolExplorer", "ReceptiveFieldExplorer"]
 
-WIDGET_VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
-_LABEL_STYLE = {"description_width": "initial"}
-_ids = itertools.count()
-
-
-class _Explorer:
-    """Shared plumbing: labelled number controls, the step animation, the readout and the
-    picture, and the three-way display. Subclasses define ``state``, ``_update_state``,
-    ``_figure(static)`` (static: the PNG, which also prints the formula the live readout
-    shows), ``_readout_lines`` and ``_picture_label``; :meth:`_refresh` redraws after a change."""
-
-    PLAY_INTERVAL_MS = 900
-
-    def __init__(self):
-        self._uid = f"cnnlab{next(_ids)}"
-        self._busy = False
-        self._note = None
-        self.controls: dict[str, widgets.BoundedIntText] = {}
-        self.readout = widgets.HTML(layout=widgets.Layout(margin="4px 0"))
-        self.picture = widgets.HTML()
-
-    # ----- controls ----------------------------------------------------------------------
-    def _number(self, name, label, value, lo, hi, tooltip, slider=True):
-        """A labelled spin box (the accessible control), optionally mirrored by a slider."""
-        box = widgets.BoundedIntText(value=value, min=lo, max=max(hi, value), step=1, description=label,
-                                     tooltip=tooltip, style=_LABEL_STYLE,
-                                     layout=widgets.Layout(width="210px"))
-        box.observe(self._on_control, names="value")
-        self.controls[name] = box
-        if not slider:
-            return box
-        mirror = widgets.IntSlider(value=value, min=lo, max=box.max, readout=False, tooltip=tooltip,
-                                   continuous_update=False, layout=widgets.Layout(width="160px"))
-        widgets.link((box, "value"), (mirror, "value"))
-        widgets.link((box, "max"), (mirror, "max"))
-        return widgets.HBox([box, mirror])
-
-    def _stepper(self, label, tooltip):
-        """Play control plus the labelled ``position`` spin box it drives."""
-        row = self._number("step", label, 0, 0, 0, tooltip)
-        self.play = widgets.Play(value=0, min=0, max=0, interval=self.PLAY_INTERVAL_MS,
-                                 description="animate", tooltip=f"play / pause: {tooltip}")
-        widgets.link((self.controls["step"], "value"), (self.play, "value"))
-        widgets.link((self.controls["step"], "max"), (self.play, "max"))
-        return widgets.HBox([self.play, row])
-
-    def _set_step_max(self, last: int):
-        step = self.controls["step"]
-        step.max = max(last, 0)              # BoundedIntText clamps the value itself
-        step.disabled = self.play.disabled = last < 1
-
-    def _on_control(self, change):
-        if not self._busy:
-            self._refresh()
-
-    def set(self, **values):
-        """Set several controls at once (one redraw), e.g. ``explorer.set(stride=2, padding=1)``."""
-        unknown = sorted(set(values) - set(self.controls))
-        if unknown:
-            raise KeyError(f"unknown control(s) {unknown}; available: {sorted(self.controls)}")
-        self._busy = True
-        try:
-            for name, value in values.items():
-                box = self.controls[name]
-                if not box.min <= value <= box.max:
-                    raise ValueError(f"{name}={value} is outside {box.min}..{box.max}")
-                box.value = value
-        finally:
-            self._busy = False
-        self._refresh()
-        return self
-
-    def _refresh(self):
-        self._busy = True
-        try:
-            self._update_state()
-        finally:
-            self._busy = False
-        lines = "".join(f"<div>{line}</div>" for line in self._readout_lines())
-        self.readout.value = (f'<div class="cnnlab-readout" role="status" aria-live="polite" '
-                              f'style="font-size:1.05em;line-height:1.5">{lines}</div>')
-        self.picture.value = draw.to_svg(self._figure(static=False), self._picture_label())
-
-    # ----- display -----------------------------------------------------------------------
-    @property
-    def output_shape(self):
-        return self.state.output_shape
-
-    @property
-    def text(self) -> str:
-        """The stable one-line text form (also ``repr`` and ``text/plain``)."""
-        return self.state.text
-
-    def __repr__(self) -> str:
-        return self.text
-
-    def to_png(self) -> bytes:
-        """Static PNG of the current setting."""
-        return draw.to_png(self._figure(static=True))
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        data = {"text/plain": self.text,
-                "image/png": base64.b64encode(self.to_png()).decode("ascii")}
-        view = self.widget._repr_mimebundle_() or {}
-        if WIDGET_VIEW_MIMETYPE in view:
-            data[WIDGET_VIEW_MIMETYPE] = view[WIDGET_VIEW_MIMETYPE]
-        if include:
-            data = {k: v for k, v in data.items() if k in include}
-        if exclude:
-            data = {k: v for k, v in data.items() if k not in exclude}
-        return data
-
-
-def _code(text: str) -> str:
-    return f"<code>{escape(text)}</code>"
-
-
-class ConvExplorer(_Explorer):
+class ConvExplorer(Explorer):
     """Stride, padding and dilation of a convolution window on a square input.
 
     ``ConvExplorer(n=7, f=3, padding=0, stride=1, dilation=1)`` shows the input with its zero
     padding (hatched, dashed), the ``f x f`` window at the current output position, and the
-    output grid, with the readout ``O = floor((W - F + 2P)/S) + 1`` filled in. Settings that
+    output grid, with the readout ``N_out = floor((N - F + 2P)/S) + 1`` filled in. Settings that
     do not tile exactly (7x7 input, 3x3 filter, stride 3: 2.33) are shown, not hidden: the
     readout says so with :mod:`cnnlab.arith`'s message and never-reached cells are
     cross-hatched. Presets: "valid" (P=0), "same" (P=(F_eff-1)/2, stride 1), "full"
     (P=F_eff-1, stride 1).
 
-    Attributes: ``state`` (:class:`ConvState`), ``output_shape`` ``(O, O)`` or None,
+    Attributes: ``state`` (:class:`ConvState`), ``output_shape`` ``(N_out, N_out)`` or None,
     ``controls`` (name -> spin box: n, f, padding, stride, dilation, step), ``widget``.
 
     Keyboard: ``Tab`` to a spin box ("input size W", "filter size F", "padding P", "stride S",
@@ -231,9 +113,9 @@ class ConvExplorer(_Explorer):
 
     def _readout_lines(self):
         s = self.state
-        lines = [_code(s.formula())]
+        lines = [code(s.formula())]
         if s.dilation_formula():
-            lines.append(_code(s.dilation_formula()))
+            lines.append(code(s.dilation_formula()))
         mark = "&#10003; exact" if s.exact else ("&#9888; not exact" if s.valid else "&#10007; invalid")
         lines.append(f"<b>{mark}:</b> {escape(s.exactness())}")
         if s.valid:
@@ -256,7 +138,7 @@ class ConvExplorer(_Explorer):
                 f"dilation {s.dilation}: {out}; {len(s.unreached()) if s.valid else 0} input cells never reached.")
 
 
-class PoolExplorer(_Explorer):
+class PoolExplorer(Explorer):
     """Max or average pooling of one 2-D slice, window by window.
 
     ``PoolExplorer(x=None, size=2, stride=2, mode="max")``: ``x`` defaults to the lecture's
@@ -279,7 +161,7 @@ class PoolExplorer(_Explorer):
         self.state = PoolState(size=size, stride=stride, mode=mode, **kwargs)   # validates
         h, w = self.state.x.shape
         self.mode = widgets.ToggleButtons(options=[("max", "max"), ("average", "avg")], value=mode,
-                                          description="pooling", style=_LABEL_STYLE,
+                                          description="pooling", style=LABEL_STYLE,
                                           tooltips=["max pooling", "average pooling"])
         self.show_gradient = widgets.Checkbox(value=False, description="show gradient routing",
                                               indent=False)
@@ -309,12 +191,12 @@ class PoolExplorer(_Explorer):
 
     def _readout_lines(self):
         s = self.state
-        lines = [_code(s.formula())]
+        lines = [code(s.formula())]
         mark = "&#10003; exact" if s.exact else ("&#9888; not exact" if s.valid else "&#10007; invalid")
         lines.append(f"<b>{mark}:</b> {escape(s.exactness())}")
         if s.valid:
             rows = ", ".join("[" + ", ".join(format_number(v) for v in row) + "]" for row in s.output)
-            lines.append(f"<b>output {s.output_shape[0]}x{s.output_shape[1]}</b> = {_code('[' + rows + ']')}")
+            lines.append(f"<b>output {s.output_shape[0]}x{s.output_shape[1]}</b> = {code('[' + rows + ']')}")
             lines.append(escape(s.describe_step(self.controls["step"].value)))
         return lines
 
@@ -330,7 +212,7 @@ class PoolExplorer(_Explorer):
         return f"{s.mode} pooling of a {h} by {w} input, window {s.size}, stride {s.stride}: {out}."
 
 
-class ReceptiveFieldExplorer(_Explorer):
+class ReceptiveFieldExplorer(Explorer):
     """Which input pixels one cell of a deep layer depends on, traced layer by layer.
 
     ``ReceptiveFieldExplorer(layers=[(3, 1)] * 3)`` stacks ``(kernel, stride)`` layers without
@@ -421,13 +303,13 @@ class ReceptiveFieldExplorer(_Explorer):
         depth = self.controls["step"].value
         layer = len(s.layers) - depth
         span = s.region_span(layer)
-        lines = [_code(s.formula()),
+        lines = [code(s.formula()),
                  f"<b>{len(s.layers)} layers on a {s.n}x{s.n} input</b> (sizes "
                  f"{' -> '.join(map(str, s.sizes))}); cell {s.cell} of the last layer sees "
                  f"<b>{r}x{r}</b> input pixels.",
                  f"traced {depth} of {len(s.layers)} layers: it depends on {span}x{span} cells of "
                  + ("the input" if layer == 0 else f"layer {layer}") + ".",
-                 _code(s.weights_text(self.controls["channels"].value))]
+                 code(s.weights_text(self.controls["channels"].value))]
         if self._note:
             lines.append(f"<i>{self._note}</i>")
             self._note = None

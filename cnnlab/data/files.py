@@ -1,29 +1,8 @@
-"""Data for the course: MNIST, Fashion-MNIST, scikit-learn's digits, and the lecture's synthetic sets.
-
-This module is the only way the notebooks get data.
-
-Real data sets (IDX files, parsed with NumPy)::
+"""MNIST, Fashion-MNIST and scikit-learn's digits: where the files are looked for, how
+they are checked and downloaded, and how IDX files are parsed (see :mod:`cnnlab.data`).
 
     images, labels = load_mnist("train")          # uint8 (60000, 28, 28), int64 (60000,)
     images, labels = load_fashion_mnist("test")   # uint8 (10000, 28, 28), int64 (10000,)
-
-Where the files are looked for, in this order:
-
-1. the ``root`` argument (files in ``root/<dataset>/`` or directly in ``root``);
-2. the directory named by ``CNNLAB_DATA`` (files in ``$CNNLAB_DATA/mnist/`` and
-   ``$CNNLAB_DATA/fashion-mnist/``, named like the official ``.gz`` files);
-3. the per-user cache (``$CNNLAB_CACHE``, else ``$XDG_CACHE_HOME/cnnlab``, else
-   ``~/.cache/cnnlab``);
-4. Debian's ``/usr/share/datasets/fashion-mnist/`` (package ``dataset-fashion-mnist``);
-5. a download from the official mirrors into ``root`` (if given) or the cache.
-
-Integrity is checked on the *decompressed* content (SHA-256), so a genuine copy that
-was re-compressed (Debian's, for instance) is accepted and a corrupt or truncated
-one never is. A download goes to a temporary file, is checked, then renamed, so an
-interrupted download never leaves a half file under the real name.
-
-Synthetic sets the lecture itself uses: :func:`make_separable` (points with a known
-margin, for the perceptron theorem) and :func:`make_xor` (Minsky and Papert's XOR).
 """
 from __future__ import annotations
 
@@ -41,8 +20,7 @@ import numpy as np
 
 __all__ = [
     "DatasetUnavailable", "load_mnist", "load_fashion_mnist", "load_digits", "load_with_fallback",
-    "to_nchw_float", "make_separable", "make_xor", "data_dirs", "cache_dir",
-    "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "Dataset", "SeparableData",
+    "parse_idx", "data_dirs", "cache_dir", "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "Dataset",
 ]
 
 DATA_ENV = "CNNLAB_DATA"
@@ -332,74 +310,3 @@ def load_with_fallback(preferred=("mnist", "fashion-mnist", "digits"), root=None
         note = f"Using {name}" + (f" because {'; '.join(reasons)}" if reasons else "")
         return Dataset(name, train, test, classes, note)
     raise DatasetUnavailable("none of the data sets could be loaded: " + "; ".join(reasons))
-
-
-def to_nchw_float(images: np.ndarray) -> np.ndarray:
-    """``uint8 (N, H, W)`` -> ``float32 (N, 1, H, W)`` scaled to [0, 1]."""
-    images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"expected images of shape (N, H, W), got {images.shape}")
-    return (images.astype(np.float32) / 255.0)[:, None, :, :]
-
-
-# --------------------------------------------------------------------------- synthetic sets
-
-@dataclass
-class SeparableData:
-    """Linearly separable points ``X (n, dim)``, labels ``y`` in {-1, +1}, the separator
-    ``(w, b)`` with ``||w|| = 1``, its margin ``gamma = min_i y_i (w.x_i + b)`` and the
-    radius ``R = max_i ||x_i||`` (the quantities of the Block-Novikoff theorem)."""
-    X: np.ndarray
-    y: np.ndarray
-    w: np.ndarray
-    b: float
-    gamma: float
-    R: float
-
-
-def make_separable(n: int = 100, dim: int = 2, margin: float = 0.1, radius: float = 1.0,
-                   rng: np.random.Generator | int | None = None) -> SeparableData:
-    """Points drawn uniformly in the ball of ``radius``, kept only if ``|w.x + b| >= margin``
-    for a random unit ``w`` and offset ``|b| <= radius / 2``; labelled ``sign(w.x + b)``,
-    half of them on each side.
-
-    The returned ``gamma`` is the realised margin (>= ``margin``).
-    """
-    if not 0 < margin < radius / 2:
-        raise ValueError(f"margin must be in (0, radius/2) = (0, {radius / 2}), got {margin}")
-    if n < 2 or dim < 1:
-        raise ValueError(f"need n >= 2 points and dim >= 1, got n={n}, dim={dim}")
-    rng = np.random.default_rng(rng)
-    w = rng.normal(size=dim)
-    w /= np.linalg.norm(w)
-    b = float(rng.uniform(-radius / 2 + margin, radius / 2 - margin))
-    n_pos = n // 2
-    positives, negatives = [], []
-    while sum(map(len, positives)) < n_pos or sum(map(len, negatives)) < n - n_pos:
-        direction = rng.normal(size=(4 * n, dim))
-        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-        candidates = direction * radius * rng.uniform(size=(4 * n, 1)) ** (1.0 / dim)
-        score = candidates @ w + b
-        positives.append(candidates[score >= margin])
-        negatives.append(candidates[score <= -margin])
-    X = np.concatenate([np.concatenate(positives)[:n_pos], np.concatenate(negatives)[:n - n_pos]])
-    X = X[rng.permutation(n)]
-    y = np.where(X @ w + b > 0, 1, -1).astype(np.int64)
-    gamma = float(np.min(y * (X @ w + b)))
-    return SeparableData(X, y, w, b, gamma, float(np.max(np.linalg.norm(X, axis=1))))
-
-
-def make_xor(n: int = 200, noise: float = 0.2, signed: bool = False,
-             rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """XOR: points near the corners (+-1, +-1), label 1 where the coordinates' signs differ.
-
-    Returns ``X float64 (n, 2)`` and ``y int64 (n,)`` in {0, 1}, or in {-1, +1} if ``signed``.
-    No line separates the classes (Minsky and Papert, 1969).
-    """
-    rng = np.random.default_rng(rng)
-    corners = np.array([[1, 1], [-1, -1], [1, -1], [-1, 1]], dtype=np.float64)
-    labels = np.array([0, 0, 1, 1], dtype=np.int64)
-    which = np.arange(n) % 4
-    X = corners[which] + noise * rng.normal(size=(n, 2))
-    y = labels[which]
-    return X, (2 * y - 1 if signed else y)

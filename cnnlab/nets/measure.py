@@ -1,14 +1,15 @@
-"""Layer-by-layer summary of a model: output shape, parameter count, and the lecture's formula.
+"""Measuring a model: a layer-by-layer :func:`summary` (output shape, parameter count, the
+lecture's formula), :func:`count_parameters` and :func:`count_mult_adds`.
 
 Lecture: "ConvNet" and "A Closer Look at Convolution". For each conv and pooling layer
 the table also shows the output size predicted by :mod:`cnnlab.arith`,
 
-    O = (N - F + 2P) / S + 1        (floored when it does not divide; shown as floor(...))
+    N_out = (N - F + 2P) / S + 1    (floored when it does not divide; shown as floor(...))
 
 next to the size torch actually produced, so students see the formula at work::
 
     >>> rows = summary(LeNet5(), (1, 28, 28))          # doctest: +SKIP
-    Layer (type)          Output shape      Params  O = (N-F+2P)/S+1
+    Layer (type)          Output shape      Params  N_out = (N-F+2P)/S+1
     conv1 (Conv2d)        (6, 28, 28)          156  (28-5+2*2)/1+1 = 28
     ...
 
@@ -26,8 +27,9 @@ import torch
 from torch import nn
 
 from cnnlab import arith
+from cnnlab.nets.base import in_mode, model_device
 
-__all__ = ["summary", "count_parameters", "SummaryRow"]
+__all__ = ["summary", "count_parameters", "count_mult_adds", "SummaryRow", "forward_with_hooks"]
 
 
 @dataclass(frozen=True)
@@ -97,18 +99,43 @@ def forward_with_hooks(model: nn.Module, input_shape, hooks) -> None:
     shape = tuple(input_shape)
     if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
         raise ValueError(f"input_shape must be (C, H, W) of one image, e.g. (1, 28, 28); got {input_shape!r}")
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model)
     handles = [module.register_forward_hook(fn) for module, fn in hooks]
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with in_mode(model), torch.no_grad():
             model(torch.zeros((1, *shape), device=device))
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
+
+
+def count_mult_adds(model: nn.Module, input_shape) -> int:
+    """Multiply-adds of one ``(1, *input_shape)`` forward pass through ``model``'s conv and
+    linear layers (the convention of the papers: pooling, normalization and activations
+    are not counted).
+
+    A conv layer with ``k`` square ``F x F`` filters over ``D/groups`` input channels and an
+    ``H_out x W_out`` output costs ``arith.conv_mult_adds((H_out, W_out), F, D/groups, k)``;
+    a linear layer ``in_features * out_features``. Output sizes come from forward hooks, so
+    it works on ``torch.device("meta")`` models (nothing computed). ``ValueError`` for a
+    non-square kernel or an ``input_shape`` that is not ``(C, H, W)``.
+    """
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features * (output.numel() // module.out_features)
+            return
+        fh, fw = module.kernel_size
+        if fh != fw:
+            raise ValueError(f"count_mult_adds handles square kernels only, got {module.kernel_size}")
+        total += arith.conv_mult_adds(output.shape[2:], fh, module.in_channels // module.groups,
+                                      module.out_channels)
+
+    forward_with_hooks(model, input_shape, [(m, hook) for m in model.modules()
+                                            if isinstance(m, (nn.Conv2d, nn.Linear))])
+    return total
 
 
 def summary(model: nn.Module, input_shape, *, expand: bool = False, file=None,
@@ -156,7 +183,7 @@ def _print_rows(rows, total: int, input_shape, file) -> None:
     w_par = max([len("Params")] + [len(f"{r.params:,}") for r in rows])
     print(f"{'input':<{w_label}}  {input_shape}", file=file)
     print(f"{'Layer (type)':<{w_label}}  {'Output shape':<{w_shape}}  {'Params':>{w_par}}  "
-          f"O = (N-F+2P)/S+1", file=file)
+          f"N_out = (N-F+2P)/S+1", file=file)
     for label, shp, row in zip(labels, shapes, rows):
         print(f"{label:<{w_label}}  {shp:<{w_shape}}  {row.params:>{w_par},}  {row.formula}".rstrip(),
               file=file)
