@@ -41,23 +41,30 @@ def use_course_style() -> None:
     mpl.rcParams["grid.alpha"] = 0.3
 
 
-def image_grid(images, labels=None, class_names=None, ncols=10, title=None, cmap="gray_r"):
-    """Show ``images`` (N, H, W) in a grid with their labels underneath; returns the figure."""
+def image_grid(images, labels=None, class_names=None, ncols=10, title=None, cmap="gray_r", size=1.2,
+               captions=None, fontsize=8):
+    """Show ``images`` (N, H, W) in a grid, each about ``size`` inches wide, titled by its label
+    (``labels``, named by ``class_names``) or by its entry of ``captions`` (strings); returns
+    the figure."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     images = np.asarray(images)
     n = len(images)
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.4 * nrows), squeeze=False)
+    title_lines = max((str(c).count("\n") + 1 for c in captions), default=1) if captions is not None else 1
+    row_height = size + 0.1 + 0.22 * title_lines * fontsize / 8  # room for the titles above each image
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
         ax.imshow(images[i], cmap=cmap)
-        if labels is not None:
+        if captions is not None:
+            ax.set_title(captions[i], fontsize=fontsize)
+        elif labels is not None:
             label = int(labels[i])
-            ax.set_title(class_names[label] if class_names else str(label), fontsize=8)
+            ax.set_title(class_names[label] if class_names else str(label), fontsize=fontsize)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

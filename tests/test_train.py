@@ -230,6 +230,14 @@ def test_evaluate_confusion_matrix_and_misclassified():
     first = np.flatnonzero(shown != y)[0]
     assert len(titled) == 12 and titled[0] == f"c{y[first]} ->\nc{shown[first]}"
     assert "30 of 200 misclassified" in fig.texts[0].get_text()
+    assert min(ax.title.get_fontsize() for ax in fig.axes if ax.get_title()) >= 9, "thumbnail titles must be readable"
+    fig.canvas.draw()  # titles of neighbouring rows must not overlap the row above's images
+    renderer = fig.canvas.get_renderer()
+    boxes = [(ax.title.get_window_extent(renderer), ax.images[0].get_window_extent(renderer))
+             for ax in fig.axes if ax.get_title()]
+    for title, _ in boxes:
+        assert not any(title.overlaps(image) for other_title, image in boxes if other_title is not title), \
+            "a thumbnail's title overlaps another thumbnail"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")

@@ -76,7 +76,6 @@ def show_misclassified(model: nn.Module, data, class_names=None, *, n: int = 20,
     if images.ndim == 4:
         images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
     name = (lambda k: class_names[k]) if class_names else str
-    fig = image_grid(images, ncols=ncols, title=f"{len(wrong)} of {len(y)} misclassified (true -> predicted)")
-    for ax, i in zip(fig.axes, shown):
-        ax.set_title(f"{name(int(y[i]))} ->\n{name(int(preds[i]))}", fontsize=7)
-    return fig
+    captions = [f"{name(int(y[i]))} ->\n{name(int(preds[i]))}" for i in shown]
+    return image_grid(images, ncols=ncols, title=f"{len(wrong)} of {len(y)} misclassified (true -> predicted)",
+                      size=1.9, captions=captions, fontsize=10)
