@@ -183,6 +183,7 @@ def test_validate_fails_on_an_untouched_exercise_and_lists_every_test():
     assert len(rows) == len(grade_ids) and all("FAILED" in row and "NotImplementedError" in row for row in rows), \
         result.stdout
     assert f"{len(grade_ids)} of {len(grade_ids)} tests failed" in result.stdout
+    assert "without encryption" not in result.stderr, "the kernel must talk over IPC, not plain TCP"
 
 
 def test_validate_passes_on_the_solution():

@@ -12,6 +12,7 @@ scripts can use: unlike ``nbgrader validate``, which exits 0 when tests fail
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,7 @@ def read_notebook(path):
 def validate_notebook(path, timeout: int = 120) -> list[Outcome]:
     """Execute the notebook at ``path`` (errors allowed, from the notebook's folder) and
     return one :class:`Outcome` per test cell, in notebook order."""
+    from jupyter_client import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -98,13 +100,17 @@ def validate_notebook(path, timeout: int = 120) -> list[Outcome]:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    client = NotebookClient(nb, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-                            resources={"metadata": {"path": str(path.resolve().parent)}})
     stopped = None
-    try:
-        client.execute()
-    except DeadKernelError as err:
-        stopped = f"did not run: the kernel died ({err})"
+    with tempfile.TemporaryDirectory(prefix="cnnlab-validate-") as sockets:
+        # IPC (Unix sockets in a private folder) instead of TCP on localhost: no other user can
+        # reach the kernel, and ipykernel prints no "running over TCP without encryption" warning
+        kernel = KernelManager(transport="ipc", ip=str(Path(sockets) / "kernel"))
+        client = NotebookClient(nb, km=kernel, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+                                resources={"metadata": {"path": str(path.resolve().parent)}})
+        try:
+            client.execute()
+        except DeadKernelError as err:
+            stopped = f"did not run: the kernel died ({err})"
     outcomes, task, ran = [], "", True
     for cell in nb.cells:
         if cell.cell_type == "markdown":
