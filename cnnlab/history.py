@@ -65,6 +65,11 @@ IMAGENET_NETWORKS = [
     ImageNetNetwork("ResNet-152", 2015, 152, 3.57, 60.2, "He et al. 2015, Table 5 (ensemble); parameters as counted by torchvision"),
 ]
 
+#: Szegedy et al. 2014, Table 1: the "params" of the rows that are not Inception modules, in
+#: units of K = 1024 weights (the modules' rows are in ``cnnlab.experiments.inception.PAPER_TABLE1``).
+GOOGLENET_TABLE1_OTHER_PARAMS_K = {"convolution 7x7/2": 2.7, "convolution 3x3 (after a 1x1 reduce)": 112,
+                                   "linear": 1000}
+
 #: ILSVRC-2012 (Krizhevsky et al. 2012, Table 2): top-5 error (%) on the test set.
 ILSVRC2012_TOP5_ERRORS = {
     "SIFT + Fisher vectors (second-best entry)": 26.2,
