@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 #: The lecture's "brief history" (the year each idea appeared, and its source).
 TIMELINE = [
+    (1951, "Stochastic approximation (SGD)", "Robbins & Monro, Ann. Math. Statist. 22 (1951)"),
     (1957, "Perceptron", "Rosenblatt, The perceptron (1957/1958)"),
     (1962, "Perceptron convergence theorem", "Block (1962); Novikoff (1962)"),
     (1969, "XOR and the limits of perceptrons", "Minsky & Papert, Perceptrons (1969)"),
@@ -25,6 +26,19 @@ TIMELINE = [
     (2015, "Batch normalization", "Ioffe & Szegedy, ICML (2015)"),
 ]
 
+#: Where the lecture's slides date an idea of :data:`TIMELINE` differently: idea ->
+#: (the slide's year, why the timeline uses its year).
+SLIDE_YEARS = {
+    "Stochastic approximation (SGD)": (
+        1950, "the slides say 'Robbins–Monro 1950'; their paper appeared in Ann. Math. Statist. 22(3), 400–407, in 1951"),
+    "Neocognitron": (
+        1979, "the slide says 1979, the year of Fukushima's first (Japanese) paper in Trans. IECE Japan; "
+              "the Biol. Cybernetics paper the same slide shows is from 1980"),
+    "Support vector machines": (
+        1994, "the slide says 'Vladimir Vapnik, 1994'; Cortes & Vapnik's 'Support-vector networks' "
+              "appeared in Machine Learning 20 in 1995"),
+}
+
 
 @dataclass(frozen=True)
 class ImageNetNetwork:
@@ -38,13 +52,48 @@ class ImageNetNetwork:
 
 
 #: The "depth as a function of year" slide, with the published top-5 errors
-#: (ILSVRC test set) and parameter counts of each paper.
+#: (ILSVRC test set) and parameter counts of each paper. ``depth`` is the paper's count of
+#: weight layers; :func:`cnnlab.depth.weight_layer_depth` recounts it on ``cnnlab.nets``' models.
 IMAGENET_NETWORKS = [
-    ImageNetNetwork("AlexNet", 2012, 8, 16.4, 60.0, "Krizhevsky et al. 2012, Table 2 (5 CNNs, no extra data)"),
+    ImageNetNetwork("AlexNet", 2012, 8, 16.4, 60.0,
+                    "Krizhevsky et al. 2012, Table 2 (5 CNNs, no extra data; the winning entry, "
+                    "7 CNNs with extra data, had 15.3%)"),
     ImageNetNetwork("VGG-19", 2014, 19, 7.3, 144.0, "Simonyan & Zisserman 2014, ILSVRC-2014 submission"),
-    ImageNetNetwork("GoogLeNet", 2014, 22, 6.67, 6.8, "Szegedy et al. 2014, Table 2 (7 models, 144 crops)"),
+    ImageNetNetwork("GoogLeNet", 2014, 22, 6.67, 6.8,
+                    "Szegedy et al. 2014, Table 2 (7 models, 144 crops); parameters: Table 1's params column "
+                    "sums to 6,798K weights, read here as K = 1,000, while the table counts in K = 1,024 "
+                    "(its 1024 x 1000 classifier is listed as 1000K), i.e. 6.96 M"),
     ImageNetNetwork("ResNet-152", 2015, 152, 3.57, 60.2, "He et al. 2015, Table 5 (ensemble); parameters as counted by torchvision"),
 ]
+
+#: Szegedy et al. 2014, Table 1: the "params" of the rows that are not Inception modules, in
+#: units of K = 1024 weights (the modules' rows are in ``cnnlab.experiments.inception.PAPER_TABLE1``).
+GOOGLENET_TABLE1_OTHER_PARAMS_K = {"convolution 7x7/2": 2.7, "convolution 3x3 (after a 1x1 reduce)": 112,
+                                   "linear": 1000}
+
+#: ILSVRC-2012 (Krizhevsky et al. 2012, Table 2): top-5 error (%) on the test set.
+ILSVRC2012_TOP5_ERRORS = {
+    "SIFT + Fisher vectors (second-best entry)": 26.2,
+    "5 CNNs (no extra data)": 16.4,
+    "7 CNNs, 2 of them pre-trained on ImageNet Fall 2011 (the winning entry)": 15.3,
+}
+
+#: The "Around the year of 2012" slide's ImageNet sizes and the published ones.
+IMAGENET_SIZES = {
+    "slide": {"train": 1_200_000, "test": 100_000, "classes": 1000},
+    # Russakovsky et al. 2015 (IJCV 115), Table 2: ILSVRC 2012-2014 classification
+    "ILSVRC-2012": {"train": 1_281_167, "validation": 50_000, "test": 100_000, "classes": 1000},
+    # Krizhevsky et al. 2012, Sec. 2: "roughly 1.2 million training images, 50,000 validation
+    # images, and 150,000 testing images" (the ILSVRC-2010 split, whose test labels are public)
+    "ILSVRC-2010": {"train": 1_200_000, "validation": 50_000, "test": 150_000, "classes": 1000},
+}
+
+#: The "Around the year of 2012" slide's speech result: TIMIT phone error rate (%) on the
+#: core test set, speaker-independent.
+TIMIT_PHONE_ERROR = {
+    "deep belief network (Mohamed, Dahl & Hinton, NIPS workshop 2009)": 23.0,
+    "mcRBM features + deep belief network (Dahl, Ranzato, Mohamed & Hinton, NeurIPS 2010)": 20.5,
+}
 
 #: LeCun et al. 1998, Fig. 9: test error (%) on MNIST of the methods the lecture compares.
 LECUN_1998_MNIST_ERRORS = {
