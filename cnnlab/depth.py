@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from cnnlab.nets.summary import forward_with_hooks
+from cnnlab.nets.measure import forward_with_hooks
 
 __all__ = ["weight_layer_depth", "WEIGHT_LAYER_FUNCTIONS"]
 
@@ -73,7 +73,7 @@ def weight_layer_depth(model: nn.Module, input_shape) -> int:
 
     Parallel branches (an Inception module's, a residual block's shortcut) add only their
     longest one; a layer used twice on one path counts twice. One eval-mode forward pass of
-    a zero image (``cnnlab.nets.summary.forward_with_hooks``); ``ValueError`` for a bad
+    a zero image (``cnnlab.nets.measure.forward_with_hooks``); ``ValueError`` for a bad
     ``input_shape``.
     """
     outputs = []

@@ -54,8 +54,6 @@ gives the same sizes (:mod:`cnnlab.arith`: ``(28 - 5 + 2*2)/1 + 1 = 28``).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
