@@ -66,7 +66,7 @@ def main(argv=None) -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--solution", type=Path,
-                        default=sorted((REPO / "solutions").glob("03_convolution*.ipynb"))[0])
+                        default=REPO / "solutions" / "03_convolution.ipynb")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

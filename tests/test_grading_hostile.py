@@ -26,7 +26,7 @@ from cnnlab.grading.judge import HIDDEN_FAILED
 from cnnlab.grading.restore import load_source, split_test
 from tests.conftest import REPO, missing_outside_part
 
-SOLUTION = sorted((REPO / "solutions").glob("03_convolution*.ipynb"))[0]
+SOLUTION = REPO / "solutions" / "03_convolution.ipynb"
 MARKER = "cnnlab-hostile-7f3a"   # in every process and file a hostile case tries to leave behind
 
 
