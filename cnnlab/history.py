@@ -53,7 +53,7 @@ class ImageNetNetwork:
 
 #: The "depth as a function of year" slide, with the published top-5 errors
 #: (ILSVRC test set) and parameter counts of each paper. ``depth`` is the paper's count of
-#: weight layers; :func:`cnnlab.depth.weight_layer_depth` recounts it on ``cnnlab.nets``' models.
+#: weight layers; :func:`cnnlab.nets.depth.weight_layer_depth` recounts it on ``cnnlab.nets``' models.
 IMAGENET_NETWORKS = [
     ImageNetNetwork("AlexNet", 2012, 8, 16.4, 60.0,
                     "Krizhevsky et al. 2012, Table 2 (5 CNNs, no extra data; the winning entry, "

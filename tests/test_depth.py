@@ -1,10 +1,10 @@
-"""cnnlab.depth: weight layers on the longest path, as the papers count depth."""
+"""cnnlab.nets.depth: weight layers on the longest path, as the papers count depth."""
 import pytest
 import torch
 from torch import nn
 
 from cnnlab import history, nets
-from cnnlab.depth import weight_layer_depth
+from cnnlab.nets.depth import weight_layer_depth
 
 
 class TwoBranches(nn.Module):

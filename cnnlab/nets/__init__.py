@@ -1,6 +1,7 @@
 """Torch models of the lecture's second half: LeNet-5, AlexNet, VGG, GoogLeNet, ResNet,
 batch normalization, and how to measure a model (:mod:`cnnlab.nets.measure`: a
-layer-by-layer :func:`summary`, :func:`count_parameters`, :func:`count_mult_adds`).
+layer-by-layer :func:`summary`, :func:`count_parameters`, :func:`count_mult_adds`;
+:mod:`cnnlab.nets.depth`: :func:`weight_layer_depth`, depth as the papers count it).
 
 Small versions (``LeNet5``, ``SmallAlexNet``, ``VGG``, ``SmallGoogLeNet``, ``ResNet``,
 ``PlainNet``) train on 28x28 or 32x32 images on a CPU; the full-size ImageNet networks
@@ -16,6 +17,7 @@ Every model is a :class:`Net`: an ``nn.Sequential`` of named layers with an
 from cnnlab.nets.alexnet import AlexNet, LocalResponseNorm, SmallAlexNet
 from cnnlab.nets.base import Net, in_mode, model_device
 from cnnlab.nets.batchnorm import BatchNorm2d
+from cnnlab.nets.depth import weight_layer_depth
 from cnnlab.nets.inception import (GOOGLENET_TABLE, GoogLeNet, Inception, SmallGoogLeNet, googlenet,
                                    googlenet_vs_alexnet)
 from cnnlab.nets.lenet import LeNet5
@@ -28,5 +30,5 @@ __all__ = [
     "LeNet5", "SmallAlexNet", "AlexNet",
     "LocalResponseNorm", "VGG", "VGG_CONFIGS", "SMALL_CONFIG", "vgg16", "Inception", "SmallGoogLeNet",
     "GoogLeNet", "GOOGLENET_TABLE", "googlenet", "googlenet_vs_alexnet", "BasicBlock", "Bottleneck",
-    "ResNet", "PlainNet", "IMAGENET_DEPTHS", "resnet152", "BatchNorm2d",
+    "ResNet", "PlainNet", "IMAGENET_DEPTHS", "resnet152", "BatchNorm2d", "weight_layer_depth",
 ]

@@ -1,4 +1,4 @@
-"""cnnlab.gridplot: one text per cell, highlighted cells filled and hatched, clear errors."""
+"""cnnlab.plotting.draw_number_grid: one text per cell, highlighted cells filled and hatched, clear errors."""
 from __future__ import annotations
 
 import matplotlib
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from cnnlab.gridplot import draw_number_grid
+from cnnlab.plotting import draw_number_grid
 
 
 @pytest.fixture
