@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
@@ -91,3 +92,14 @@ def test_complexity_rows_against_full_size_models():
     assert all(abs(r.params_relative_difference) < 0.05 for r in rows)
     ax = resx.plot_complexity(rows)
     assert len(ax.texts) == len(rows) and ax.get_xscale() == "log"
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    labels = [text.get_window_extent(renderer) for text in ax.texts]
+    bubbles = []
+    for points in ax.collections:  # a scatter's extent is not computed for us: centre +- radius, in pixels
+        (x, y), = ax.transData.transform(points.get_offsets())
+        radius = np.sqrt(points.get_sizes()[0]) / 2 * ax.figure.dpi / 72
+        bubbles.append(Bbox.from_extents(x - radius, y - radius, x + radius, y + radius))
+    for i, label in enumerate(labels):
+        others = labels[:i] + labels[i + 1:] + bubbles[:i] + bubbles[i + 1:]
+        assert not any(label.overlaps(other) for other in others), f"{rows[i].entry.name}'s label collides"

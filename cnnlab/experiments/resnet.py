@@ -277,6 +277,11 @@ def complexity_rows() -> list[ComplexityRow]:
     return rows
 
 
+#: Bubbles labelled on their left: up and to the right, ResNet-152's label would run into
+#: VGG-19's bubble.
+LABELS_LEFT = frozenset({"ResNet-152"})
+
+
 def plot_complexity(rows: list[ComplexityRow], ax=None):
     """Bubble chart: published top-5 error against the counted parameters (millions, log
     scale), bubble area proportional to the counted multiply-adds, each bubble hatched
@@ -292,9 +297,11 @@ def plot_complexity(rows: list[ComplexityRow], ax=None):
         ax.scatter(row.params / 1e6, row.entry.top5_error, s=area, color=series_style(i)["color"], alpha=0.6,
                    edgecolor="black", hatch=hatches[i % len(hatches)], zorder=3)
         offset = np.sqrt(area) / 2 + 4                       # just outside the bubble
+        left = row.entry.name in LABELS_LEFT
         ax.annotate(f"{row.entry.name} ({row.entry.year})\n{row.entry.depth} layers, {giga:.1f} G mult-adds",
-                    (row.params / 1e6, row.entry.top5_error), xytext=(offset * 0.7, offset * 0.7),
-                    textcoords="offset points", fontsize=8)
+                    (row.params / 1e6, row.entry.top5_error),
+                    xytext=(-offset, 0) if left else (offset * 0.7, offset * 0.7), textcoords="offset points",
+                    ha="right" if left else "left", va="center" if left else "baseline", fontsize=8)
     ax.set_xscale("log")
     ax.set(xlabel="parameters (millions, counted by cnnlab.nets; log scale)",
            ylabel="published ILSVRC top-5 error (%)",
