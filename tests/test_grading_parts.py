@@ -97,18 +97,22 @@ def _source_notebook():
     helper = _cell("def report(n):\n    return {'kind': type(Model()).__name__, 'n': n}", grade_id="helper",
                    locked=True, grade=False, solution=False)
     helper.metadata["cnnlab"] = {"side": "student"}
+    answer = _cell("def update(state, arr):\n    state['m'] = state['m'] + SCALE\n    arr += 1\n"
+                   "    return {'sum': float(arr.sum())}\n"
+                   "def check(x):\n    if x < 0:\n        raise ValueError(f'negative {x}')\n    return x\n"
+                   "class Model:\n    pass\nmodel_object = None", grade_id="answer", solution=True, grade=False,
+                   locked=False)
+    answer.metadata["cnnlab"] = {"mutates": {"update": ["state"]}}  # arr is changed too, but not by the API
     return nbformat.v4.new_notebook(cells=[
         _cell("import numpy as np\nSCALE = 2", grade_id="setup", locked=True, grade=False, solution=False),
-        _cell("def update(state, arr):\n    state['m'] = state['m'] + SCALE\n    arr += 1\n"
-              "    return {'sum': float(arr.sum())}\n"
-              "def check(x):\n    if x < 0:\n        raise ValueError(f'negative {x}')\n    return x\n"
-              "class Model:\n    pass", grade_id="answer", solution=True, grade=False, locked=False),
+        answer,
         helper,
         _cell("state = {'m': np.zeros(2)}\narr = np.zeros(3)\nassert update(state, arr) == {'sum': 3.0}\n"
-              "assert state['m'][0] == SCALE and arr[0] == 1\n"
+              "assert state['m'][0] == SCALE and arr[0] == 0\n"
               "### BEGIN HIDDEN TESTS\nassert check(-5) == -5\n### END HIDDEN TESTS",
               grade_id="test_update", grade=True, solution=False, locked=True, points=2),
-        _cell("assert report(3) == {'kind': 'Model', 'n': 3}\ntry:\n    check(-1)\nexcept ValueError as e:\n"
+        _cell("try:\n    report(3)\nexcept NameError:\n    pass\nelse:\n    raise AssertionError('crossed')\n"
+              "try:\n    check(-1)\nexcept ValueError as e:\n"
               "    assert 'negative' in str(e)\nelse:\n    raise AssertionError('no error')",
               grade_id="test_helper", grade=True, solution=False, locked=True, points=1),
         _cell("assert Model() is not None", grade_id="test_object", grade=True, solution=False, locked=True,
@@ -157,7 +161,7 @@ def test_free_names_are_what_a_cell_reads_but_never_binds():
 # ----------------------------------------------------------------------------- judging across the boundary
 
 
-def test_calls_cross_as_plain_data_with_in_place_updates_exceptions_and_refusals(tmp_path):
+def test_calls_cross_as_plain_data_with_declared_updates_exceptions_and_refusals(tmp_path):
     solution = tmp_path / "source.ipynb"
     nbformat.write(_source_notebook(), solution)
     student = tmp_path / "kim" / "source.ipynb"
@@ -169,7 +173,7 @@ def test_calls_cross_as_plain_data_with_in_place_updates_exceptions_and_refusals
     report = grade.grade_notebook(student, solution, sandbox=sandbox.usable(), max_time=60)
     results = {t.grade_id: t for t in report.tests}
     assert results["test_update"].message == HIDDEN_FAILED, "check(-5) raises in a hidden part"
-    assert results["test_helper"].points == 1, "in-place updates, exceptions and the helper cross"
+    assert results["test_helper"].points == 1, "exceptions cross; a student-side helper does not"
     assert "plain data" in results["test_object"].message and "Model" in results["test_object"].message
     assert "model_object" in results["test_refused"].message and "plain" in results["test_refused"].message
     assert report.score == 1 and report.status == "ok"
@@ -300,8 +304,9 @@ def test_magics_in_a_students_cell_do_nothing_and_errors_are_recorded():
     from cnnlab.grading.worker import run_cells
 
     namespace = {}
-    errors = run_cells([("a", "%matplotlib inline\nx = 1"), ("b", "!ls\ny = x + 1"), ("c", "1/0"),
-                        ("d", "raise SystemExit(3)")], namespace)
+    errors, imports = run_cells([("a", "%matplotlib inline\nx = 1"), ("b", "!ls\ny = x + 1"), ("c", "1/0"),
+                                 ("d", "raise SystemExit(3)")], namespace)
+    assert imports == {}
     assert namespace["y"] == 2
     assert errors == [["c", "ZeroDivisionError", "division by zero"], ["d", "SystemExit", "3"]]
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnnlab.grading import judge, restore
+from cnnlab.grading import judge, offlimits, restore
 from cnnlab.grading.sandbox import Worker
 from cnnlab.grading.sheet import CellResult, GradeReport
 
@@ -81,7 +81,7 @@ def prepare(solution) -> Prepared:
         sys.modules["torch"].set_num_threads(1)
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in cells:
-            if cell.role == "setup":
+            if cell.role in ("setup", "judge-setup"):
                 try:
                     exec(compile(cell.source, f"<{cell.grade_id}>", "exec"), base)
                 except Exception as err:
@@ -101,20 +101,34 @@ def digest_of(prepared: Prepared, submission: Path) -> str:
     return hashlib.sha256(f"{prepared.digest}:".encode() + submission.read_bytes()).hexdigest()[:32]
 
 
-def _run(prepared, path, program, options, include_hidden, whole_folder):
-    """One sandboxed session: returns (outcomes, problems, cell errors)."""
-    worker = Worker(path, whole_folder=whole_folder, sandbox=options.sandbox,
-                    max_memory=options.max_memory, max_seconds=options.max_time)
-    started = time.monotonic()
-    session = judge.Session(worker, started + options.max_time, options.timeout)
+def _run(prepared, path, program, options, include_hidden, whole_folder, deadline=None):
+    """One sandboxed session, over by ``deadline`` (``time.monotonic()``; default
+    ``--max-time`` from now): returns (outcomes, problems, cell errors)."""
+    started = time.monotonic() if deadline is None else deadline - options.max_time
+    workers = []
+
+    def new_worker():
+        workers.append(Worker(path, whole_folder=whole_folder, sandbox=options.sandbox, max_memory=options.max_memory,
+                              max_seconds=max(1.0, started + options.max_time - time.monotonic())))
+        return workers[-1]
+
+    def restart(session):  # after a test ran past --timeout: a fresh worker for the next test
+        workers.pop().kill()  # each worker is killed once: its pid may be reused after
+        session.replace_worker(new_worker())
+        with contextlib.suppress(judge.WorkerLost):
+            session.start(program)
+
+    session = judge.Session(new_worker(), started + options.max_time, options.timeout, prepared.cells)
     errors = []
     try:
         with contextlib.suppress(judge.WorkerLost):
             errors = session.start(program)
-        outcomes = judge.run_tests(prepared.cells, prepared.base, session, options.timeout, include_hidden)
+        outcomes = judge.run_tests(prepared.cells, prepared.base, session, options.timeout, include_hidden,
+                                   restart, offlimits.program_findings(prepared.cells, program))
     finally:
-        worker.kill()
-    problems = [session.lost] if session.lost else []
+        for worker in workers:
+            worker.kill()
+    problems = judge.problems(session, outcomes)
     if session.memory or any(e[1:2] == ["MemoryError"] for e in errors):
         problems.insert(0, "memory limit")
     return outcomes, problems, errors
@@ -136,9 +150,10 @@ def grade_one(prepared: Prepared, submission, options: Options = Options(), stud
         return report
     program, edited = restore.student_program(prepared.cells, cells)
     whole_folder = path.name == prepared.path.name
-    outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder)
+    deadline = time.monotonic() + options.max_time  # the whole submission's, the visible-only rerun included
+    outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder, deadline)
     if any(o.tainted for o in outcomes):
-        clean, _, _ = _run(prepared, path, program, options, False, whole_folder)
+        clean, _, _ = _run(prepared, path, program, options, False, whole_folder, deadline)
         clean_messages = {o.grade_id: o.message for o in clean}
         for o in outcomes:
             if o.tainted:

@@ -9,10 +9,13 @@ deadline, and :func:`decode` accepts only this grammar (JSON, never pickle)::
     {"$dict": [[key, value], ...]}          key: str or int
     {"$nd": [dtype, shape, base64 bytes]}  dtype in ALLOWED_DTYPES, C order
     {"$np": [dtype, base64 bytes]}          a NumPy scalar
+    {"$dtype": dtype}                       a NumPy dtype (``np.float32`` or ``x.dtype``)
 
 nested at most ``MAX_DEPTH`` deep with at most ``MAX_ITEMS`` values in all. Arrays
 are rebuilt with ``np.frombuffer`` (plain, writable ``ndarray``; subclasses and
-object dtype never cross). Anything else is :class:`NotPlainData`.
+object dtype never cross). A dtype, or a NumPy scalar type such as ``np.float32``, is
+decoded as ``np.dtype`` (both work as ``x.astype(...)``'s argument). A tuple subclass (a
+``namedtuple`` cache) is sent as a plain tuple. Anything else is :class:`NotPlainData`.
 """
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ def encode(value, _depth: int = 0):
         return value
     if type(value) is list:
         return [encode(v, _depth + 1) for v in value]
-    if type(value) is tuple:
+    if isinstance(value, tuple):  # a namedtuple too, sent as a plain tuple
         return {"$tuple": [encode(v, _depth + 1) for v in value]}
     if type(value) is dict:
         for key in value:
@@ -66,6 +69,13 @@ def encode(value, _depth: int = 0):
         return {"$nd": [array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode()]}
     if isinstance(value, np.generic) and np.dtype(type(value)).str in ALLOWED_DTYPES:
         return {"$np": [value.dtype.str, base64.b64encode(value.tobytes()).decode()]}
+    if isinstance(value, np.dtype) or isinstance(value, type) and issubclass(value, np.generic):
+        try:
+            dtype = np.dtype(value)
+        except TypeError:  # an abstract type such as np.floating
+            dtype = None
+        if dtype is not None and dtype.str in ALLOWED_DTYPES:
+            return {"$dtype": dtype.str}
     raise NotPlainData(f"a {type(value).__module__}.{type(value).__qualname__}")
 
 
@@ -110,6 +120,8 @@ def _decode(data, depth, budget):
         if len(raw) != np.dtype(body[0]).itemsize:
             raise NotPlainData("a malformed scalar")
         return np.frombuffer(raw, dtype=body[0])[0]
+    if tag == "$dtype" and body in ALLOWED_DTYPES:
+        return np.dtype(body)
     raise NotPlainData(f"an unknown tag {str(tag)[:40]!r}")
 
 

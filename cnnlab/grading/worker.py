@@ -1,17 +1,23 @@
 """The student's side of the grader: ``python -m cnnlab.grading.worker``, run in the sandbox.
 
-It reads one message ``{"cells": [[label, code], ...]}`` from its stdin, runs the cells
-in order in one namespace (errors are recorded and the next cell runs), answers
-``{"ready": true, "errors": [[label, type, message], ...]}``, then serves requests
-until its stdin closes:
+It reads one message ``{"cells": [[label, code], ...], "watch": [dotted name, ...]}``
+from its stdin, runs the cells in order in one namespace (errors are recorded and the
+next cell runs), answers ``{"ready": true, "errors": [[label, type, message], ...],
+"imports": {label: [dotted name, ...]}}`` (the watched names that student code imported
+while each cell ran, see :class:`ImportWatch`), then serves requests until its stdin
+closes:
 
 - ``{"op": "get", "name": N}`` -> ``{"kind": "data", "value": V}`` (plain data, see
   ``wire``), ``{"kind": "callable"}``, ``{"kind": "missing"}`` or
   ``{"kind": "refused", "type": T}``;
-- ``{"op": "call", "name": N, "args": [...], "kwargs": {...}}`` -> ``{"kind": "return",
-  "value": V, "back": {position or keyword: V}}`` (lists, dicts and arrays passed in,
-  copied back so in-place updates are seen), ``{"kind": "raise", "type": T, "message": M}``
-  or ``{"kind": "refused", "type": T}``.
+- ``{"op": "call", "name": N, "args": [...], "kwargs": {...}, "back": [key, ...]}`` ->
+  ``{"kind": "return", "value": V, "back": {key: B}, "imported": [dotted name, ...]}``,
+  ``{"kind": "raise", "type": T, "message": M, "imported": [...]}`` or ``{"kind":
+  "refused", "type": T}``. ``back`` names the arguments (a position as a string, or a
+  keyword) the judge wants after the call, the ones the API mutates; for each, ``B``
+  is ``{"entries": [[key, V], ...], "refused": [[key, T], ...]}`` for a dict (entry by
+  entry, so one non-plain entry is named rather than losing the rest) and
+  ``{"value": V}`` or ``{"refused": T}`` otherwise.
 
 The student's own output goes nowhere: stdin, stdout and stderr are replaced by
 ``/dev/null`` and the protocol uses private copies of the pipes. Everything here can
@@ -19,10 +25,10 @@ be subverted by the student's code; the judge trusts none of it.
 """
 from __future__ import annotations
 
+import builtins
+import importlib
 import os
 import sys
-
-import numpy as np
 
 from cnnlab.grading import wire
 
@@ -58,22 +64,80 @@ def _compiled(code: str, label: str, namespace: dict):
         return compile(transformed, f"<{label}>", "exec")
 
 
-def run_cells(cells, namespace: dict) -> list[list[str]]:
-    """Execute ``(label, code)`` cells; return ``[label, error type, message]`` per failure."""
-    errors = []
+class ImportWatch:
+    """Records the watched dotted names that student code (code compiled from a cell,
+    whose file name is ``<label>``) imports: ``import a.b``, ``from a import b`` (as
+    ``a`` and ``a.b``), ``__import__`` and ``importlib.import_module``. Imports made by
+    library code (torch importing its own modules) are not the student's and are not
+    recorded. Installed before any student cell runs; the student can remove it, which
+    is why the judge treats what it reports as evidence that can only add a finding."""
+
+    def __init__(self, watch):
+        self.watch = tuple(w for w in watch if isinstance(w, str))[:100]
+        self.seen: list[str] = []
+        self._import, self._import_module = builtins.__import__, importlib.import_module
+
+    def _record(self, name, fromlist=(), level=0) -> None:
+        if level or not isinstance(name, str) or not sys._getframe(2).f_code.co_filename.startswith("<"):
+            return
+        for dotted in [name, *(f"{name}.{n}" for n in (fromlist or ()) if isinstance(n, str))]:
+            if any(dotted == w or dotted.startswith(w + ".") for w in self.watch) and dotted not in self.seen:
+                self.seen.append(dotted)
+
+    def install(self) -> None:
+        def watched_import(name, globals=None, locals=None, fromlist=(), level=0):
+            self._record(name, fromlist, level)
+            return self._import(name, globals, locals, fromlist, level)
+
+        def watched_import_module(name, package=None):
+            self._record(name)
+            return self._import_module(name, package)
+
+        builtins.__import__, importlib.import_module = watched_import, watched_import_module
+
+    def take(self) -> list[str]:
+        """What was recorded since the last call."""
+        seen, self.seen = self.seen, []
+        return seen
+
+
+def run_cells(cells, namespace: dict, watch: ImportWatch | None = None) -> tuple[list[list[str]], dict]:
+    """Execute ``(label, code)`` cells; return ``[label, error type, message]`` per failure
+    and ``{label: [watched names imported]}`` for the cells that imported any."""
+    errors, imports = [], {}
     for label, code in cells:
         try:
             exec(_compiled(code, label, namespace), namespace)
         except BaseException as err:  # the student's SystemExit or KeyboardInterrupt too
             errors.append([label, type(err).__name__, str(err)[:MESSAGE_CHARS]])
-    return errors
+        seen = watch.take() if watch else []
+        if seen:
+            imports[label] = seen
+    return errors, imports
 
 
 def _describe(value) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__}"
 
 
-def answer(request: dict, namespace: dict) -> dict:
+def _sent_back(arg) -> dict:
+    if type(arg) is dict:
+        entries, refused = [], []
+        for key, value in arg.items():
+            try:
+                if type(key) not in (str, int):
+                    raise wire.NotPlainData(f"a key of type {type(key).__name__}")
+                entries.append([key, wire.encode(value)])
+            except wire.NotPlainData as err:
+                refused.append([repr(key)[:100], str(err)[:200]])
+        return {"entries": entries, "refused": refused}
+    try:
+        return {"value": wire.encode(arg)}
+    except wire.NotPlainData as err:
+        return {"refused": str(err)[:200]}
+
+
+def answer(request: dict, namespace: dict, watch: ImportWatch | None = None) -> dict:
     """The reply to one ``get`` or ``call`` request."""
     name = request.get("name")
     if not isinstance(name, str) or name not in namespace:
@@ -87,35 +151,42 @@ def answer(request: dict, namespace: dict) -> dict:
         except wire.NotPlainData as err:
             return {"kind": "refused", "type": str(err)}
     args, kwargs = wire.decode(request.get("args", [])), wire.decode(request.get("kwargs", {}))
+    if watch:
+        watch.take()
     try:
         result = value(*args, **kwargs)
     except BaseException as err:
-        return {"kind": "raise", "type": type(err).__name__, "message": str(err)[:MESSAGE_CHARS]}
+        return {"kind": "raise", "type": type(err).__name__, "message": str(err)[:MESSAGE_CHARS],
+                "imported": watch.take() if watch else []}
+    imported = watch.take() if watch else []
     try:
         encoded = wire.encode(result)
     except wire.NotPlainData as err:
         return {"kind": "refused", "type": str(err)}
+    wanted = request.get("back") if isinstance(request.get("back"), list) else []
     back = {}
-    for key, arg in [*enumerate(args), *kwargs.items()]:
-        if type(arg) in (list, dict) or isinstance(arg, np.ndarray):
-            try:
-                back[str(key)] = wire.encode(arg)
-            except wire.NotPlainData:
-                pass
-    return {"kind": "return", "value": encoded, "back": back}
+    for key in wanted:
+        if isinstance(key, str) and key.isdigit() and int(key) < len(args):
+            back[key] = _sent_back(args[int(key)])
+        elif isinstance(key, str) and key in kwargs:
+            back[key] = _sent_back(kwargs[key])
+    return {"kind": "return", "value": encoded, "back": back, "imported": imported}
 
 
 def main() -> None:
     fd_in, fd_out = _private_pipes()
-    cells = wire.receive(fd_in).get("cells", [])
+    start = wire.receive(fd_in)
+    watch = ImportWatch(start.get("watch") if isinstance(start.get("watch"), list) else [])
+    watch.install()
     namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}  # IPython's, muted
-    wire.send(fd_out, {"ready": True, "errors": run_cells(cells, namespace)})
+    errors, imports = run_cells(start.get("cells", []), namespace, watch)
+    wire.send(fd_out, {"ready": True, "errors": errors, "imports": imports})
     while True:
         try:
             request = wire.receive(fd_in)
         except wire.WireClosed:
             return
-        wire.send(fd_out, answer(request, namespace))
+        wire.send(fd_out, answer(request, namespace, watch))
 
 
 if __name__ == "__main__":
