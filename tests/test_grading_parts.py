@@ -331,3 +331,196 @@ def test_a_judge_that_crashes_costs_only_its_own_row_and_is_the_graders_failure(
     rows = {r["student"]: r for r in csv.DictReader((tmp_path / "g.csv").open())}
     assert rows["amy"]["status"].startswith("grader error") and rows["bo"]["status"] == "unreadable"
     assert batch.grader_failed(reports) and "grader error" in batch.summary(reports)
+
+# ----------------------------------------------------------------------------- issue 15: the judge's own data
+
+
+def test_dtypes_and_numpy_scalar_types_cross_as_dtypes_and_a_namedtuple_as_a_tuple():
+    from collections import namedtuple
+
+    cache = namedtuple("Cache", "x std")(np.ones(2), 0.5)
+    decoded = wire.decode(wire.encode({"dtype": np.float32, "kind": np.dtype("int64"), "cache": cache}))
+    assert decoded["dtype"] == np.dtype("float32") and isinstance(decoded["dtype"], np.dtype)
+    assert decoded["kind"] == np.dtype("int64")
+    assert type(decoded["cache"]) is tuple and decoded["cache"][1] == 0.5
+    for value in (np.floating, np.str_, np.dtype(object), object):
+        with pytest.raises(wire.NotPlainData):
+            wire.encode(value)
+    with pytest.raises(wire.NotPlainData):
+        wire.decode({"$dtype": "|O"})
+
+
+class _InProcess:
+    """A session whose worker is ``worker.answer`` in this process, messages through JSON."""
+
+    def __init__(self, code):
+        from cnnlab.grading import worker
+
+        self.namespace, self.answer = {"np": np}, worker.answer
+        exec(code, self.namespace)
+        self.source, self.evidence, self.memory = [], [], False
+
+    def request(self, message):
+        import json
+
+        return json.loads(json.dumps(self.answer(json.loads(json.dumps(message)), self.namespace)))
+
+
+def test_only_the_declared_argument_comes_back_and_the_judges_arrays_stay_its_own():
+    from cnnlab.grading.judge import Proxy
+
+    session = _InProcess("def step(x, dout, bn_param):\n    dout[...] = 0\n    x += 1\n"
+                         "    bn_param['seen'] = float(x.sum())\n    bn_param['dtype'] = np.float32\n"
+                         "    return dout.sum()")
+    step = Proxy(session, "step", ["x", "dout", "bn_param"], ("bn_param",))
+    x, dout, bn_param = np.zeros(2), np.ones(3), {"mode": "train"}
+    assert step(x, dout, bn_param) == 0.0
+    assert dout.tolist() == [1.0, 1.0, 1.0] and x.tolist() == [0.0, 0.0], "undeclared arguments never come back"
+    assert bn_param == {"mode": "train", "seen": 2.0, "dtype": np.dtype("float32")}
+    by_keyword = {"mode": "test"}
+    step(np.zeros(1), dout=np.ones(1), bn_param=by_keyword)
+    assert by_keyword["seen"] == 1.0, "a declared argument passed by keyword comes back too"
+
+
+def test_a_value_that_is_not_plain_data_is_named_on_either_side():
+    from cnnlab.grading.judge import Proxy
+
+    session = _InProcess("def forward(x, bn_param):\n    bn_param['log'] = object()\n    return x")
+    forward = Proxy(session, "forward", ["x", "bn_param"], ("bn_param",))
+    bn_param = {"mode": "train"}
+    with pytest.raises(TypeError, match=r"bn_param\['log'\]"):
+        forward(np.zeros(1), bn_param)
+    assert bn_param == {"mode": "train"}
+    with pytest.raises(TypeError, match=r"bn_param\['callback'\]"):
+        forward(np.zeros(1), {"callback": print})
+
+
+def _judge_notebook():
+    """A small set: a judge-side reference, two answers (one off-limits list), a manual cell."""
+    judge_side = _cell("def reference(x):\n    return 2 * x", grade_id="judge_setup", locked=True, grade=False,
+                       solution=False)
+    judge_side.metadata["cnnlab"] = {"side": "judge"}
+    double = _cell("def double(x):\n    return 2 * x\nFACTOR = 2", grade_id="double", solution=True, grade=False)
+    double.metadata["cnnlab"] = {"off_limits": ["cnnlab.reference", "torch.nn.functional"]}
+    return nbformat.v4.new_notebook(cells=[
+        _cell("import numpy as np", grade_id="setup", locked=True, grade=False, solution=False),
+        judge_side, double,
+        _cell("def slow(n):\n    return n", grade_id="slow", solution=True, grade=False),
+        _cell("assert double(3) == reference(3) and FACTOR == 2", grade_id="test_double", grade=True, points=2),
+        _cell("try:\n    extra\nexcept NameError:\n    pass\nelse:\n    raise AssertionError('crossed')",
+              grade_id="test_no_extra", grade=True, points=1),
+        _cell("assert slow(1) == 1", grade_id="test_slow", grade=True, points=1),
+        _cell("assert double(2) == reference(2)", grade_id="test_after", grade=True, points=1),
+        _cell("Explain.", kind="markdown", grade_id="essay", solution=True, grade=True, points=3),
+    ])
+
+
+def _judged(tmp_path, *student_cells, timeout=20, max_time=60):
+    solution = tmp_path / "source.ipynb"
+    nbformat.write(_judge_notebook(), solution)
+    student = tmp_path / "kim.ipynb"
+    nb = _judge_notebook()
+    nb.cells += [_cell(code) for code in student_cells]
+    nbformat.write(nb, student)
+    prepared = grade.prepare(solution)
+    program, _ = restore.student_program(prepared.cells, restore.parse_notebook(student.read_bytes()))
+    options = grade.Options(timeout=timeout, max_time=max_time, sandbox=sandbox.usable())
+    outcomes, problems, _ = grade._run(prepared, student, program, options, True, False)
+    return {o.grade_id: o for o in outcomes}, problems, program
+
+
+def test_judge_side_set_up_stays_out_of_the_sandbox_and_manual_cells_wait_for_a_person(tmp_path):
+    outcomes, problems, program = _judged(tmp_path)
+    assert [label for label, _ in program] == ["setup", "double", "slow"]
+    assert restore.answer_names(grade.prepare(tmp_path / "source.ipynb").cells) == {
+        "double": "double", "FACTOR": "double", "slow": "slow"}
+    assert {g: o.status for g, o in outcomes.items()} == {
+        "test_double": "passed", "test_no_extra": "passed", "test_slow": "passed", "test_after": "passed",
+        "essay": "manual"}
+    assert (outcomes["essay"].points, outcomes["essay"].max_points) == (0.0, 3.0) and problems == []
+
+
+def test_only_answer_names_cross_and_a_failed_answer_is_blamed_in_later_tests(tmp_path):
+    outcomes, _, _ = _judged(tmp_path, "def reference(x):\n    return 0\ndef double(x):\n    return 0\nextra = 1")
+    assert outcomes["test_double"].status == "failed", "the judge's reference, not the student's"
+    assert outcomes["test_no_extra"].status == "passed", "a name no answer cell defines never crosses"
+    assert outcomes["test_after"].message.endswith(
+        "(this test calls `double`, whose own test failed: fix that first)")
+    assert "whose own test" not in outcomes["test_double"].message
+
+
+def test_a_test_past_its_time_limit_fails_alone_and_the_next_tests_run(tmp_path):
+    outcomes, problems, _ = _judged(tmp_path, "def slow(n):\n    while True:\n        pass", timeout=3)
+    assert outcomes["test_slow"].status == "failed" and outcomes["test_slow"].points == 0
+    assert "past the per-test limit of 3 s" in outcomes["test_slow"].message
+    assert outcomes["test_after"].status == "passed" and outcomes["test_after"].points == 1
+    assert problems == ["test timed out: test_slow"]
+
+
+def test_an_answer_that_uses_an_off_limits_name_scores_zero_where_it_is_read(tmp_path):
+    outcomes, problems, _ = _judged(tmp_path, "import cnnlab.reference\ndef double(x):\n    return 2 * x")
+    assert problems == [], "an import outside the answer cell is the student's own business"
+    outcomes, problems, _ = _judged(tmp_path, "def double(x):\n    from cnnlab.reference import relu_forward\n"
+                                    "    return 2 * x")
+    assert {g: o.status for g, o in outcomes.items() if g != "essay"} == {
+        "test_double": "off limits", "test_no_extra": "passed", "test_slow": "passed", "test_after": "off limits"}
+    assert "`double` uses `cnnlab.reference`, which the exercise text forbids" in outcomes["test_double"].message
+    assert problems == ["off limits: double uses cnnlab.reference"]
+
+
+OFF_LIMITS = ("cnnlab.reference", "torch.nn.functional", "torch.nn.Conv2d", "torch.nn.MaxPool2d")
+
+
+@pytest.mark.parametrize("code, caught", [
+    ("import cnnlab.reference as r\ndef f(x): return r.conv_forward(x)", True),
+    ("def f(x):\n    from cnnlab.reference import conv_forward\n    return conv_forward(x)", True),
+    ("from cnnlab import reference\ndef f(x): return reference.conv_forward(x)", True),
+    ("import importlib\ndef f(x): return importlib.import_module('cnnlab.reference').conv_forward(x)", True),
+    ("from importlib import import_module as im\ndef f(x): return im('torch.nn.functional').conv2d(x)", True),
+    ("def f(x): return __import__('cnnlab.reference')", True),
+    ("import torch\nF = torch.nn.functional\ndef f(x): return F.conv2d(x)", True),
+    ("import torch\ndef f(x): return torch.nn.functional.conv2d(x)", True),
+    ("import torch.nn.functional as F\ndef f(x): return F.conv2d(x)", True),
+    ("from torch import nn\ndef f(x): return nn.Conv2d(1, 1, 1)(x)", True),
+    ("from torch.nn import MaxPool2d\ndef f(x): return MaxPool2d(2)(x)", True),
+    ("import torch\ndef f(x): return getattr(torch.nn, 'functional').conv2d(x)", True),
+    ("import sys\ndef f(x): return sys.modules['cnnlab.reference'].conv_forward(x)", True),
+    ("import numpy as np\nimport torch\nfrom torch import nn\n"
+     "def f(x): return np.maximum(x, 0) + nn.ReLU()(torch.tensor(x)).numpy()", False),
+    ("import cnnlab.arith\ndef f(x): return cnnlab.arith.conv_output_size(x, 3)", False),
+    ("def f(F): return F.conv2d(x)", False),            # a parameter is not the module
+    ("def f(x: (", False),                               # does not parse: it fails, it is not off limits
+    ("import importlib\ndef f(x): return importlib.import_module('cnnlab.' + 'reference')", False),  # run time
+])
+def test_the_static_check_catches_the_spellings_it_documents(code, caught):
+    from cnnlab.grading import offlimits
+
+    source = [restore.Cell("code", "def f(x):\n    pass", "answer", "answer", 0.0, (), OFF_LIMITS),
+              restore.Cell("code", "assert f(1)", "test_f", "test", 1.0)]
+    found = offlimits.program_findings(source, [("answer", code)])
+    assert bool(found) == caught, found
+    assert all(f.function == "f" and f.name in OFF_LIMITS for f in found)
+
+
+def test_the_static_check_follows_an_alias_made_in_another_cell_but_not_a_redefinition():
+    from cnnlab.grading import offlimits
+
+    source = [restore.Cell("code", "def f(x):\n    pass", "answer", "answer", 0.0, (), OFF_LIMITS)]
+    made_elsewhere = [("setup", "from cnnlab.reference import conv_forward"),
+                      ("answer", "def f(x):\n    return conv_forward(x)")]
+    assert [f.summary for f in offlimits.program_findings(source, made_elsewhere)] == ["f uses cnnlab.reference"]
+    redefined = [made_elsewhere[0], ("answer", "def conv_forward(x):\n    return x\ndef f(x):\n"
+                                               "    return conv_forward(x)")]
+    assert offlimits.program_findings(source, redefined) == []
+
+
+def test_the_source_declarations_are_checked(tmp_path):
+    bad, path = _judge_notebook(), tmp_path / "source.ipynb"
+    bad.cells[2].metadata["cnnlab"] = {"mutates": {"double": ["y"]}}
+    nbformat.write(bad, path)
+    with pytest.raises(ValueError, match="declares that `double` mutates"):
+        restore.load_source(path)
+    bad.cells[2].metadata["cnnlab"] = {"off_limits": "cnnlab.reference"}
+    nbformat.write(bad, path)
+    with pytest.raises(ValueError, match="off_limits must be a list"):
+        restore.load_source(path)
