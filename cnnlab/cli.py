@@ -94,6 +94,14 @@ def _grade(args) -> int:
             print(f"cnnlab grade: cannot sandbox student code: {err}", file=sys.stderr)
             return 2
     options = grade.Options(args.timeout, args.max_time, max_memory, not args.no_sandbox)
+    print(sandbox.describe_limits(max_memory, not args.no_sandbox))
+    try:
+        peak = grade.check_setup_fits(grade.prepare(args.solution), options)
+    except (OSError, ValueError) as err:  # SetupDoesNotFit, or a source that cannot be read
+        print(f"cnnlab grade: {err}", file=sys.stderr)
+        return 2
+    versions = ", ".join(f"{name} {version}" for name, version in grade.runtime_versions().items())
+    print(f"set-up cells fit the limits" + (f" (peak {peak / 2**20:.0f} MiB)" if peak else "") + f"; {versions}")
     try:
         reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
                                     jobs=args.jobs, force=args.force, shard=shard)

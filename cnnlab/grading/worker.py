@@ -1,7 +1,9 @@
 """The student's side of the grader: ``python -m cnnlab.grading.worker``, run in the sandbox.
 
-It reads one message ``{"cells": [[label, code], ...]}`` from its stdin, runs the cells
-in order in one namespace (errors are recorded and the next cell runs), answers
+It first sends ``{"started": true}`` (before any student code runs, so the grader can
+tell a sandbox that never came up from a student's crash), then reads one message
+``{"cells": [[label, code], ...]}`` from its stdin, runs the cells in order in one
+namespace (errors are recorded and the next cell runs), answers
 ``{"ready": true, "errors": [[label, type, message], ...]}``, then serves requests
 until its stdin closes:
 
@@ -107,6 +109,7 @@ def answer(request: dict, namespace: dict) -> dict:
 
 def main() -> None:
     fd_in, fd_out = _private_pipes()
+    wire.send(fd_out, {"started": True})
     cells = wire.receive(fd_in).get("cells", [])
     namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}  # IPython's, muted
     wire.send(fd_out, {"ready": True, "errors": run_cells(cells, namespace)})
