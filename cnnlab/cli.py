@@ -125,8 +125,14 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _validate(args) -> int:
-    from .grading.validate import NotebookUnusable, format_table, validate_notebook
+    from .grading.validate import NotebookUnusable, format_table, validate_notebook, version_warnings
 
+    if args.timeout <= 0:
+        print(f"cnnlab validate: --timeout {args.timeout}: give the seconds a cell may run, e.g. 120",
+              file=sys.stderr)
+        return 2
+    for warning in version_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     status = 0
     for path in args.notebooks:
         try:
@@ -135,6 +141,9 @@ def _validate(args) -> int:
             print(f"error: {err}", file=sys.stderr)
             status = max(status, 2)
             continue
+        except KeyboardInterrupt:
+            print(f"cnnlab validate: interrupted while running {path}; its kernel was stopped", file=sys.stderr)
+            return 130
         print(f"{path}\n{format_table(outcomes)}\n")
         if not all(o.passed for o in outcomes):
             status = max(status, 1)
