@@ -53,8 +53,8 @@ def parse_size(text: str) -> int:
 class Options:
     timeout: float = 120            # seconds per test cell (and per call into the sandbox)
     max_time: float = 300           # wall-clock seconds per submission, reruns included
-    max_memory: int = 2 * 2**30     # bytes of the student's side: its control group's memory
-                                    # (heap, tmpfs, shared memory), else its address space
+    max_memory: int = 2 * 2**30     # bytes of the student's side: address space per process, and
+                                    # its control group's memory (heap, tmpfs, shared memory, memfds)
     sandbox: bool = True
 
 
@@ -209,11 +209,10 @@ def check_setup_fits(prepared: Prepared, options: Options, tries: int = 4) -> in
         raise SetupDoesNotFit(f"the set-up cells of {name} fail in the sandbox with --max-memory "
                               f"{_size(options.max_memory)} and with {_size(memory)} ({failure}); fix the "
                               "source or the environment (this is not about any student)")
-    need = (f"about {_size(retry_peak)} (the peak measured in a {_size(memory)} control group)"
-            if retry_peak else f"more than {_size(memory // 2)} of address space (they ran with {_size(memory)})")
+    used = f", using at most {_size(retry_peak)} (measured by its control group)" if retry_peak else ""
     raise SetupDoesNotFit(f"--max-memory {_size(options.max_memory)} is too small for the set-up cells of "
-                          f"{name} ({failure}): they need {need}. Grade with --max-memory "
-                          f"{memory // 2**20}M or more; nobody was graded.")
+                          f"{name} ({failure}); they need more: they ran with {_size(memory)}{used}. Grade "
+                          f"with --max-memory {memory // 2**20}M or more; nobody was graded.")
 
 
 def grade_one(prepared: Prepared, submission, options: Options = Options(), student: str | None = None) -> GradeReport:

@@ -16,8 +16,9 @@ Each submission gets ``bwrap`` (the sandbox Flatpak uses) with:
 - a control group of its own where the grader can make one (``cgroup``): ``--max-memory``
   then bounds heap, tmpfs files, shared memory and memfds together, without swap, and
   ``TASKS`` bounds processes and threads; an OOM kill is reported by :meth:`Worker.kill`;
-- resource limits set before ``exec``: CPU seconds, file size, descriptors, no core
-  files, and where there is no control group, address space (``--max-memory``) and a
+- resource limits set before ``exec``: address space (``--max-memory``, so that a large
+  allocation is a ``MemoryError`` the student's code sees rather than a kill), CPU
+  seconds, file size, descriptors, no core files, and where there is no control group a
   per-user process count computed from the user's threads (the kernel counts threads
   and does not apply it to root).
 
@@ -109,11 +110,13 @@ def describe_limits(max_memory: int, sandboxed: bool) -> str:
     """One line for the grader's start: which mechanism bounds memory and tasks, and the sizes."""
     where = cgroup.layout()
     if isinstance(where, cgroup.Layout):
-        line = f"limits: {where.describe()}, {_size(max_memory)}, {TASKS} tasks"
+        line = (f"limits: {where.describe()}: {_size(max_memory)} of memory (heap, tmpfs, shared memory and "
+                f"memfds, no swap), {TASKS} tasks (threads included)")
     else:
-        line = (f"limits: rlimits only (no writable cgroup: {where}): {_size(max_memory)} of address space "
-                f"(tmpfs and memfds not counted), {NPROC_ALLOWANCE} threads above the user's current count "
-                "(not applied to root, shared by parallel jobs)")
+        line = (f"limits: rlimits only (no writable cgroup: {where}): tmpfs, shared memory and memfds not "
+                f"counted, {NPROC_ALLOWANCE} threads above the user's current count (not applied to root, "
+                "shared by parallel jobs)")
+    line += f"; {_size(max_memory)} of address space per process"
     if sandboxed:
         line += f"; tmpfs /tmp {_size(TMP_BYTES)}, /dev/shm {_size(TMP_BYTES)}, home {_size(HOME_BYTES)}"
     return f"{line}; {DESCRIPTORS} descriptors"
@@ -128,11 +131,10 @@ def _size(count: int) -> str:
 
 def _limiter(max_memory: int, max_seconds: float, descriptors: int, group: cgroup.Group | None):
     """A pre-exec function that moves the child into ``group`` and applies the resource limits."""
-    limits = [(resource.RLIMIT_CPU, int(max_seconds) + 1), (resource.RLIMIT_FSIZE, FILE_BYTES),
-              (resource.RLIMIT_NOFILE, descriptors), (resource.RLIMIT_CORE, 0)]
+    limits = [(resource.RLIMIT_AS, max_memory), (resource.RLIMIT_CPU, int(max_seconds) + 1),
+              (resource.RLIMIT_FSIZE, FILE_BYTES), (resource.RLIMIT_NOFILE, descriptors), (resource.RLIMIT_CORE, 0)]
     if group is None:
-        limits += [(resource.RLIMIT_AS, max_memory),
-                   (resource.RLIMIT_NPROC, own_thread_count() + NPROC_ALLOWANCE)]
+        limits.append((resource.RLIMIT_NPROC, own_thread_count() + NPROC_ALLOWANCE))
 
     def apply():
         if group is not None:
