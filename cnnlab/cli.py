@@ -94,6 +94,14 @@ def _grade(args) -> int:
             print(f"cnnlab grade: cannot sandbox student code: {err}", file=sys.stderr)
             return 2
     options = grade.Options(args.timeout, args.max_time, max_memory, not args.no_sandbox)
+    print(sandbox.describe_limits(max_memory, not args.no_sandbox))
+    try:
+        peak = grade.check_setup_fits(grade.prepare(args.solution), options)
+    except (OSError, ValueError) as err:  # SetupDoesNotFit, or a source that cannot be read
+        print(f"cnnlab grade: {err}", file=sys.stderr)
+        return 2
+    versions = ", ".join(f"{name} {version}" for name, version in grade.runtime_versions().items())
+    print(f"set-up cells fit the limits" + (f" (peak {peak / 2**20:.0f} MiB)" if peak else "") + f"; {versions}")
     try:
         reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
                                     jobs=args.jobs, force=args.force, shard=shard)
@@ -117,8 +125,14 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _validate(args) -> int:
-    from .grading.validate import NotebookUnusable, format_table, validate_notebook
+    from .grading.validate import NotebookUnusable, format_table, validate_notebook, version_warnings
 
+    if args.timeout <= 0:
+        print(f"cnnlab validate: --timeout {args.timeout}: give the seconds a cell may run, e.g. 120",
+              file=sys.stderr)
+        return 2
+    for warning in version_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     status = 0
     for path in args.notebooks:
         try:
@@ -127,6 +141,9 @@ def _validate(args) -> int:
             print(f"error: {err}", file=sys.stderr)
             status = max(status, 2)
             continue
+        except KeyboardInterrupt:
+            print(f"cnnlab validate: interrupted while running {path}; its kernel was stopped", file=sys.stderr)
+            return 130
         print(f"{path}\n{format_table(outcomes)}\n")
         if not all(o.passed for o in outcomes):
             status = max(status, 1)

@@ -21,15 +21,18 @@ import ast
 import contextlib
 import hashlib
 import importlib
+import importlib.metadata
 import io
 import os
+import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnlab.grading import judge, offlimits, restore
-from cnnlab.grading.sandbox import Worker
+from cnnlab.grading.sandbox import SandboxUnavailable, Worker, WorkerUnstarted
 from cnnlab.grading.sheet import CellResult, GradeReport
 
 UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -49,9 +52,27 @@ def parse_size(text: str) -> int:
 @dataclass
 class Options:
     timeout: float = 120            # seconds per test cell (and per call into the sandbox)
-    max_time: float = 300           # wall-clock seconds per submission
-    max_memory: int = 2 * 2**30     # bytes of address space of the student's side
+    max_time: float = 300           # wall-clock seconds per submission, reruns included
+    max_memory: int = 2 * 2**30     # bytes of the student's side: address space per process, and
+                                    # its control group's memory (heap, tmpfs, shared memory, memfds)
     sandbox: bool = True
+
+
+class SetupDoesNotFit(ValueError):
+    """The source's set-up cells fail under the grading limits; the message says the
+    measured need and how to change the limits."""
+
+
+def runtime_versions() -> dict[str, str]:
+    """The versions grading runs with, e.g. ``{"python": "3.12.3", "numpy": "2.3.4",
+    "torch": "2.13.0"}`` (the worker uses this same environment); "not installed" when absent."""
+    versions = {"python": platform.python_version()}
+    for package in ("numpy", "torch"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
 
 
 @dataclass
@@ -101,42 +122,119 @@ def digest_of(prepared: Prepared, submission: Path) -> str:
     return hashlib.sha256(f"{prepared.digest}:".encode() + submission.read_bytes()).hexdigest()[:32]
 
 
-def _run(prepared, path, program, options, include_hidden, whole_folder, deadline=None):
-    """One sandboxed session, over by ``deadline`` (``time.monotonic()``; default
-    ``--max-time`` from now): returns (outcomes, problems, cell errors)."""
-    started = time.monotonic() if deadline is None else deadline - options.max_time
-    workers = []
+def _not_graded(prepared: Prepared, why: str) -> list:
+    return [judge.Outcome(c.grade_id, 0.0, c.points, f"not graded: {why}", status="grader error")
+            for c in prepared.cells if c.role == "test"]
+
+
+def _run(prepared, path, program, options, include_hidden, whole_folder, deadline):
+    """One sandboxed session that ends by ``deadline`` (a ``time.monotonic()`` value):
+    returns (outcomes, problems, cell errors). A test that runs past ``--timeout`` costs
+    that test only: the worker is replaced by a fresh one that runs the program again.
+    A sandbox that does not start, or a worker that dies before any student code ran, is
+    the grader's problem (``grader error: ...``); a control group's OOM kill is ``memory limit``."""
+    workers, killed = [], []
 
     def new_worker():
-        workers.append(Worker(path, whole_folder=whole_folder, sandbox=options.sandbox, max_memory=options.max_memory,
-                              max_seconds=max(1.0, started + options.max_time - time.monotonic())))
+        workers.append(Worker(path, whole_folder=whole_folder, sandbox=options.sandbox,
+                              max_memory=options.max_memory, max_seconds=max(1.0, deadline - time.monotonic())))
+        workers[-1].wait_started(deadline)
         return workers[-1]
 
+    def retire(worker):  # each worker is killed once: its pid may be reused after
+        workers.remove(worker)
+        worker.kill()
+        killed.append(worker)
+
     def restart(session):  # after a test ran past --timeout: a fresh worker for the next test
-        workers.pop().kill()  # each worker is killed once: its pid may be reused after
+        retire(session.worker)
         session.replace_worker(new_worker())
         with contextlib.suppress(judge.WorkerLost):
             session.start(program)
 
-    session = judge.Session(new_worker(), started + options.max_time, options.timeout, prepared.cells)
     errors = []
     try:
+        session = judge.Session(new_worker(), deadline, options.timeout, prepared.cells)
         with contextlib.suppress(judge.WorkerLost):
             errors = session.start(program)
         outcomes = judge.run_tests(prepared.cells, prepared.base, session, options.timeout, include_hidden,
                                    restart, offlimits.program_findings(prepared.cells, program))
+    except (OSError, SandboxUnavailable, WorkerUnstarted) as err:
+        why = str(err) if isinstance(err, WorkerUnstarted) else f"the sandbox could not start ({err})"
+        return _not_graded(prepared, why), [f"grader error: {why}"], []
     finally:
-        for worker in workers:
-            worker.kill()
+        for worker in list(workers):
+            retire(worker)
+    memory_killed = any(w.memory_killed for w in killed)
     problems = judge.problems(session, outcomes)
-    if session.memory or any(e[1:2] == ["MemoryError"] for e in errors):
+    if memory_killed and "kernel died" in problems:
+        problems.remove("kernel died")
+    if memory_killed or session.memory or any(e[1:2] == ["MemoryError"] for e in errors):
         problems.insert(0, "memory limit")
     return outcomes, problems, errors
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**20:.0f} MiB" if count < 2**30 else f"{count / 2**30:.2g} GiB"
+
+
+def _setup_trial(prepared: Prepared, options: Options, max_memory: int) -> tuple[str | None, int | None]:
+    """Run the source's set-up and helper cells alone in the sandbox with ``max_memory``:
+    (None when they fit, else why; the peak memory in bytes where a control group says)."""
+    program, _ = restore.student_program(prepared.cells, [])
+    with tempfile.TemporaryDirectory(prefix="cnnlab-setup-") as folder:
+        notebook = Path(folder, "setup.ipynb")
+        notebook.write_text("{}")
+        try:
+            worker = Worker(notebook, whole_folder=False, sandbox=options.sandbox, max_memory=max_memory,
+                            max_seconds=options.max_time)
+        except (OSError, SandboxUnavailable) as err:
+            return f"the sandbox could not start ({err})", None
+        deadline = time.monotonic() + options.max_time
+        session = judge.Session(worker, deadline, options.timeout)
+        try:
+            worker.wait_started(deadline)
+            errors = session.start(program)
+            failure = next((f"`{label}` raised {kind}: {message}" for label, kind, message in errors), None)
+        except WorkerUnstarted as err:
+            failure = str(err)
+        except judge.WorkerLost as lost:
+            failure = f"the worker {'ran out of time' if lost.status == 'timed out' else 'died'}"
+        finally:
+            worker.kill()
+    if worker.memory_killed:
+        failure = "the kernel killed it for memory"
+    return failure, worker.peak_memory
+
+
+def check_setup_fits(prepared: Prepared, options: Options, tries: int = 4) -> int | None:
+    """Run the set-up cells once under ``options``' limits before anyone is graded; return
+    their peak memory in bytes (None where not measured). Raise :class:`SetupDoesNotFit`
+    when they fail, with the need measured by doubling the memory up to ``tries`` times."""
+    failure, peak = _setup_trial(prepared, options, options.max_memory)
+    if failure is None:
+        return peak
+    memory, fits = options.max_memory, False
+    for _ in range(tries):
+        memory *= 2
+        retry, retry_peak = _setup_trial(prepared, options, memory)
+        if retry is None:
+            fits = True
+            break
+    name = prepared.path.name
+    if not fits:
+        raise SetupDoesNotFit(f"the set-up cells of {name} fail in the sandbox with --max-memory "
+                              f"{_size(options.max_memory)} and with {_size(memory)} ({failure}); fix the "
+                              "source or the environment (this is not about any student)")
+    used = f", using at most {_size(retry_peak)} (measured by its control group)" if retry_peak else ""
+    raise SetupDoesNotFit(f"--max-memory {_size(options.max_memory)} is too small for the set-up cells of "
+                          f"{name} ({failure}); they need more: they ran with {_size(memory)}{used}. Grade "
+                          f"with --max-memory {memory // 2**20}M or more; nobody was graded.")
+
+
 def grade_one(prepared: Prepared, submission, options: Options = Options(), student: str | None = None) -> GradeReport:
     """Grade one submission in this process; never raises for anything the submission does."""
-    path = Path(submission)
+    path, started = Path(submission), time.monotonic()
     student = student or student_name(path, prepared.path)
     tests = [c for c in prepared.cells if c.role == "test"]
     report = GradeReport(student, prepared.path.name)
@@ -150,7 +248,7 @@ def grade_one(prepared: Prepared, submission, options: Options = Options(), stud
         return report
     program, edited = restore.student_program(prepared.cells, cells)
     whole_folder = path.name == prepared.path.name
-    deadline = time.monotonic() + options.max_time  # the whole submission's, the visible-only rerun included
+    deadline = started + options.max_time  # the whole submission's, the visible-only rerun included
     outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder, deadline)
     if any(o.tainted for o in outcomes):
         clean, _, _ = _run(prepared, path, program, options, False, whole_folder, deadline)

@@ -11,11 +11,20 @@ Each submission gets ``bwrap`` (the sandbox Flatpak uses) with:
 - every namespace unshared (no network but its own loopback, its own PIDs: every
   process it starts dies with it), all capabilities dropped, a new session, and death
   with its parent;
-- resource limits set before ``exec``: address space (``--max-memory``), CPU seconds,
-  file size, and number of processes (the kernel does not apply the last to root).
+- sized tmpfs mounts for the home, ``/tmp`` and ``/dev/shm`` (bwrap's ``/dev`` itself
+  holds only device nodes);
+- a control group of its own where the grader can make one (``cgroup``): ``--max-memory``
+  then bounds heap, tmpfs files, shared memory and memfds together, without swap, and
+  ``TASKS`` bounds processes and threads; an OOM kill is reported by :meth:`Worker.kill`;
+- resource limits set before ``exec``: address space (``--max-memory``, so that a large
+  allocation is a ``MemoryError`` the student's code sees rather than a kill), CPU
+  seconds, file size, descriptors, no core files, and where there is no control group a
+  per-user process count computed from the user's threads (the kernel counts threads
+  and does not apply it to root).
 
 ``--no-sandbox`` runs the same worker as a plain child process in a temporary folder,
-with the same resource limits and its own process group, but without the isolation.
+with the same control group and resource limits and its own process group, but
+without the isolation.
 """
 from __future__ import annotations
 
@@ -30,12 +39,17 @@ import tempfile
 from pathlib import Path
 
 import cnnlab
+from cnnlab.grading import cgroup, wire
 
 HOME = "/home/student"
 HOME_BYTES = 512 * 2**20
+TMP_BYTES = 64 * 2**20       # each of /tmp and /dev/shm
 MAX_COPIED_FILES = 200
 FILE_BYTES = 256 * 2**20     # largest file the student's code may write
-NPROC_ALLOWANCE = 256
+DESCRIPTORS = 256            # open files of the student's code (plus the copied files, for bwrap)
+TASKS = 512                  # processes and threads of one submission, with a control group
+NPROC_ALLOWANCE = 256        # threads above the user's current count, without one
+STARTUP_CHARS = 2000         # of bwrap's or Python's error output, when the worker does not start
 UNPROTECTED = ("without the sandbox, student code runs as you: it can read the source notebook "
                "and hidden tests, write anywhere you can (grade sheet, source, other submissions), "
                "use the network and leave processes behind; only the test judgement, the "
@@ -46,6 +60,10 @@ SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/lib32", "/etc/alternatives", 
 
 class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or the kernel refuses it; the message says how to fix it."""
+
+
+class WorkerUnstarted(RuntimeError):
+    """The worker died or fell silent before any student code ran: the grader's failure."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,26 +94,52 @@ def usable() -> bool:
     return True
 
 
-def _own_process_count() -> int:
-    uid = os.getuid()
-    count = 0
+def own_thread_count() -> int:
+    """Threads (``/proc/*/task``) of this user's processes: what RLIMIT_NPROC counts."""
+    uid, count = os.getuid(), 0
     for entry in os.scandir("/proc"):
         try:
-            count += entry.name.isdigit() and entry.stat().st_uid == uid
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
         except OSError:
             pass
     return count
 
 
-def _limiter(max_memory: int, max_seconds: float):
-    """A pre-exec function that applies the resource limits to the child."""
-    nproc = _own_process_count() + NPROC_ALLOWANCE
-    cpu = int(max_seconds) + 1
+def describe_limits(max_memory: int, sandboxed: bool) -> str:
+    """One line for the grader's start: which mechanism bounds memory and tasks, and the sizes."""
+    where = cgroup.layout()
+    if isinstance(where, cgroup.Layout):
+        line = (f"limits: {where.describe()}: {_size(max_memory)} of memory (heap, tmpfs, shared memory and "
+                f"memfds, no swap), {TASKS} tasks (threads included)")
+    else:
+        line = (f"limits: rlimits only (no writable cgroup: {where}): tmpfs, shared memory and memfds not "
+                f"counted, {NPROC_ALLOWANCE} threads above the user's current count (not applied to root, "
+                "shared by parallel jobs)")
+    line += f"; {_size(max_memory)} of address space per process"
+    if sandboxed:
+        line += f"; tmpfs /tmp {_size(TMP_BYTES)}, /dev/shm {_size(TMP_BYTES)}, home {_size(HOME_BYTES)}"
+    return f"{line}; {DESCRIPTORS} descriptors"
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:g} {unit}"
+    return f"{count} bytes"
+
+
+def _limiter(max_memory: int, max_seconds: float, descriptors: int, group: cgroup.Group | None):
+    """A pre-exec function that moves the child into ``group`` and applies the resource limits."""
+    limits = [(resource.RLIMIT_AS, max_memory), (resource.RLIMIT_CPU, int(max_seconds) + 1),
+              (resource.RLIMIT_FSIZE, FILE_BYTES), (resource.RLIMIT_NOFILE, descriptors), (resource.RLIMIT_CORE, 0)]
+    if group is None:
+        limits.append((resource.RLIMIT_NPROC, own_thread_count() + NPROC_ALLOWANCE))
 
     def apply():
-        for limit, value in ((resource.RLIMIT_AS, max_memory), (resource.RLIMIT_CPU, cpu),
-                             (resource.RLIMIT_FSIZE, FILE_BYTES), (resource.RLIMIT_NPROC, nproc),
-                             (resource.RLIMIT_CORE, 0)):
+        if group is not None:
+            group.join()
+        for limit, value in limits:
             resource.setrlimit(limit, (value, value))
     return apply
 
@@ -130,21 +174,25 @@ def _environment(python_path: str) -> dict[str, str]:
 
 class Worker:
     """The running student side of one submission: ``fd_in`` / ``fd_out`` talk to it,
-    :meth:`kill` ends it and everything it started."""
+    :meth:`wait_started` checks it came up, :meth:`kill` ends it and everything it started.
+
+    ``memory_killed`` is set by :meth:`kill` when the kernel killed it for memory
+    (control group only); ``peak_memory`` is the group's peak use in bytes, or None."""
 
     def __init__(self, notebook, *, whole_folder: bool, sandbox: bool, max_memory: int,
                  max_seconds: float):
         notebook = Path(notebook)
         package_parent = str(Path(cnnlab.__file__).resolve().parent.parent)
         worker = [sys.executable, "-s", "-m", "cnnlab.grading.worker"]
-        self._scratch = None
+        self._scratch, self.memory_killed, self.peak_memory = None, False, None
         files = _files_to_copy(notebook, whole_folder)
         opened = []
         if sandbox:
             check_available()
             args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-                    "--clearenv", "--proc", "/proc", "--dev", "/dev", "--size", str(64 * 2**20),
-                    "--tmpfs", "/tmp", "--size", str(HOME_BYTES), "--tmpfs", HOME]
+                    "--clearenv", "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES),
+                    "--tmpfs", "/dev/shm", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+                    "--size", str(HOME_BYTES), "--tmpfs", HOME]
             for path in SYSTEM_DIRS:
                 args += ["--ro-bind-try", path, path]
             for path in sorted({sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix)}):
@@ -172,20 +220,53 @@ class Worker:
             args, cwd = worker, self._scratch
             env = dict(os.environ, **{k: v for k, v in _environment(package_parent).items()
                                       if k not in ("PATH", "HOME")})
+        where = cgroup.layout()
+        self.group = cgroup.Group(where, max_memory, TASKS) if isinstance(where, cgroup.Layout) else None
         try:
             self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=subprocess.DEVNULL, cwd=cwd, env=env, pass_fds=opened,
-                                            preexec_fn=_limiter(max_memory, max_seconds),
+                                            stderr=subprocess.PIPE, cwd=cwd, env=env, pass_fds=opened,
+                                            preexec_fn=_limiter(max_memory, max(1.0, max_seconds),
+                                                                DESCRIPTORS + len(opened), self.group),
                                             start_new_session=True)
+        except BaseException:
+            self._release()
+            raise
         finally:
             for fd in opened:
                 os.close(fd)
         self.fd_in, self.fd_out = self.process.stdin.fileno(), self.process.stdout.fileno()
         os.set_blocking(self.fd_in, False)  # a worker that stops reading cannot block the judge
+        os.set_blocking(self.process.stderr.fileno(), False)
+
+    def wait_started(self, deadline: float) -> None:
+        """Wait (until ``deadline``, a ``time.monotonic()`` value) for the worker's first
+        message, sent before it reads the student's program; raise :class:`WorkerUnstarted`
+        saying why when it does not come."""
+        try:
+            hello = wire.receive(self.fd_out, deadline)
+            if hello.get("started") is True:
+                return
+            why = "its first message was not the start signal"
+        except TimeoutError:
+            why = "it did not start in time"
+        except (wire.WireClosed, OSError, ValueError):
+            why = "it exited before any student code ran"
+        status = self.process.poll()
+        output = self._startup_output()
+        detail = f" (exit status {status}" + (f": {output}" if output else "") + ")" if status is not None else ""
+        raise WorkerUnstarted(f"the sandboxed worker did not start: {why}{detail}")
+
+    def _startup_output(self) -> str:
+        """What bwrap or Python wrote before the worker muted its output, cut short."""
+        try:
+            data = os.read(self.process.stderr.fileno(), STARTUP_CHARS) or b""
+        except (BlockingIOError, OSError):
+            data = b""
+        return " ".join(data.decode("utf-8", "replace").split())[:STARTUP_CHARS]
 
     def kill(self) -> int | None:
-        """Kill the worker's process group (the sandbox takes its PID namespace with it);
-        return the exit status (negative: the signal that ended it)."""
+        """Kill the worker's process group and control group (the sandbox takes its PID
+        namespace with it); return the exit status (negative: the signal that ended it)."""
         status = self.process.poll()
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -193,7 +274,16 @@ class Worker:
             pass
         self.process.stdin.close()
         self.process.stdout.close()
+        self.process.stderr.close()
         self.process.wait()
+        self._release()
+        return status
+
+    def _release(self) -> None:
+        if self.group is not None:
+            self.memory_killed, self.peak_memory = self.group.oom_killed(), self.group.peak()
+            self.group.remove()
+            self.group = None
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
-        return status
+            self._scratch = None

@@ -8,15 +8,28 @@ scripts can use: unlike ``nbgrader validate``, which exits 0 when tests fail
 (jupyter/nbgrader#1908), a failed test makes the command fail.
 
     cnnlab validate exercises/01_perceptron.ipynb
+
+Each cell may run ``timeout`` seconds: a longer one is interrupted, its test fails with
+"timed out" and the notebook goes on. A kernel that dies stops the run, and the tests
+from there on say so. Ctrl-C kills the kernel (it runs in a process group of its own, so
+the terminal's signal does not reach it) and raises ``KeyboardInterrupt``. :func:`version_warnings` compares the environment's NumPy
+and torch with the course's pins (a correct answer that relies on another version's API
+can pass here and fail in grading).
 """
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
+import os
 import re
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 POINTS_IN_HEADING = re.compile(r"\s*\(\s*[\d.]+\s+points?\s*\)\s*$")
+COURSE_TORCH = "2.13.0"    # the README's install command pins torch==2.13.0 (a test keeps them equal)
+TIMED_OUT = "CellTimedOut"  # the error name given to a cell stopped at the time limit
 
 
 class NotebookUnusable(ValueError):
@@ -88,10 +101,58 @@ def read_notebook(path):
     return nb
 
 
+def version_warnings() -> list[str]:
+    """One sentence per package (NumPy, torch) whose installed version is not the course's:
+    outside the range cnnlab's metadata requires, or for torch not the README's pin."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import Version
+
+    try:
+        required = {}
+        for text in importlib.metadata.requires("cnnlab") or []:
+            with_marker = Requirement(text)
+            if with_marker.marker is None:
+                required[with_marker.name] = with_marker.specifier
+    except (importlib.metadata.PackageNotFoundError, InvalidRequirement):
+        required = {}
+    warnings = []
+    for package, pin in (("numpy", None), ("torch", COURSE_TORCH)):
+        try:
+            installed = Version(importlib.metadata.version(package))
+        except importlib.metadata.PackageNotFoundError:
+            warnings.append(f"{package} is not installed; install the course's ({_install(package, pin, required)})")
+            continue
+        wanted = f"=={pin}" if pin else str(required.get(package, ""))
+        if pin and installed.base_version != pin or not pin and installed not in required.get(package, installed):
+            warnings.append(f"your {package} is {installed}, the course uses {package}{wanted}: tests may pass "
+                            f"here and fail in grading (or the reverse); install it with "
+                            f"`{_install(package, pin, required)}`")
+    return warnings
+
+
+def _install(package: str, pin: str | None, required: dict) -> str:
+    return f'python -m pip install "{package}{f"=={pin}" if pin else required.get(package, "")}"'
+
+
+def _kill_kernel(kernel, reap: bool = True) -> None:
+    """Kill the kernel's process group (jupyter_client starts it in a group of its own);
+    ``reap=False`` in a signal handler, where waiting could deadlock with the provisioner's poll."""
+    process = getattr(getattr(kernel, "provisioner", None), "process", None)
+    if process is None:
+        return
+    try:
+        os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
+    if reap:
+        process.wait()
+
+
 def validate_notebook(path, timeout: int = 120) -> list[Outcome]:
-    """Execute the notebook at ``path`` (errors allowed, from the notebook's folder) and
-    return one :class:`Outcome` per test cell, in notebook order."""
-    from jupyter_client import KernelManager
+    """Execute the notebook at ``path`` (errors allowed, from the notebook's folder, each
+    cell at most ``timeout`` s) and return one :class:`Outcome` per test cell, in notebook
+    order. Ctrl-C (SIGINT) kills the kernel and raises ``KeyboardInterrupt``."""
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -100,24 +161,55 @@ def validate_notebook(path, timeout: int = 120) -> list[Outcome]:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    stopped = None
+    stopped, timed_out, running, interrupted = None, set(), [len(nb.cells)], []
+
+    def stop():
+        interrupted.append(True)
+        _kill_kernel(kernel, reap=False)
+
+    def catch_ctrl_c(notebook):  # in place of nbclient's handler, which makes Ctrl-C look like a dead kernel
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop)
+
+    def note_start(cell, cell_index):
+        running[0] = cell_index
+
+    def note_timeout(cell, cell_index, execute_reply):
+        if execute_reply.get("content", {}).get("ename") == TIMED_OUT:
+            timed_out.add(cell_index)
+
     with tempfile.TemporaryDirectory(prefix="cnnlab-validate-") as sockets:
         # IPC (Unix sockets in a private folder) instead of TCP on localhost: no other user can
         # reach the kernel, and ipykernel prints no "running over TCP without encryption" warning
-        kernel = KernelManager(transport="ipc", ip=str(Path(sockets) / "kernel"))
+        kernel = AsyncKernelManager(transport="ipc", ip=str(Path(sockets) / "kernel"))
         client = NotebookClient(nb, km=kernel, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+                                error_on_timeout={"ename": TIMED_OUT, "evalue": f"ran longer than {timeout} s",
+                                                  "traceback": []},
+                                shutdown_kernel="immediate", on_notebook_start=catch_ctrl_c,
+                                on_cell_execute=note_start, on_cell_executed=note_timeout,
                                 resources={"metadata": {"path": str(path.resolve().parent)}})
         try:
             client.execute()
-        except DeadKernelError as err:
-            stopped = f"did not run: the kernel died ({err})"
+        except DeadKernelError:
+            if interrupted:
+                raise KeyboardInterrupt from None
+            died_in = running[0]
+            stopped = (f"did not run: the kernel died in cell {died_in + 1} (os._exit, a crash, or out of "
+                       "memory)")
+        finally:
+            _kill_kernel(kernel)
+    if interrupted:
+        raise KeyboardInterrupt
     outcomes, task, ran = [], "", True
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             task = _heading(cell) or task
         elif _is_test(cell):
-            ran = ran and (cell.execution_count is not None or bool(cell.outputs))
-            error = _first_error(cell) if ran else (stopped or "did not run")
+            ran = ran and (stopped is None or index < died_in) and (
+                cell.execution_count is not None or bool(cell.outputs) or index in timed_out)
+            if index in timed_out:
+                error = f"timed out: the cell ran longer than {timeout} s and was interrupted"
+            else:
+                error = _first_error(cell) if ran else (stopped or "did not run")
             outcomes.append(Outcome(task, _nbgrader(cell).get("grade_id", "?"),
                                     float(_nbgrader(cell).get("points", 0)), error))
     return outcomes

@@ -1,11 +1,12 @@
 """The student's side of the grader: ``python -m cnnlab.grading.worker``, run in the sandbox.
 
-It reads one message ``{"cells": [[label, code], ...], "watch": [dotted name, ...]}``
-from its stdin, runs the cells in order in one namespace (errors are recorded and the
-next cell runs), answers ``{"ready": true, "errors": [[label, type, message], ...],
-"imports": {label: [dotted name, ...]}}`` (the watched names that student code imported
-while each cell ran, see :class:`ImportWatch`), then serves requests until its stdin
-closes:
+It first sends ``{"started": true}`` (before any student code runs, so the grader can
+tell a sandbox that never came up from a student's crash), then reads one message
+``{"cells": [[label, code], ...], "watch": [dotted name, ...]}`` from its stdin, runs
+the cells in order in one namespace (errors are recorded and the next cell runs),
+answers ``{"ready": true, "errors": [[label, type, message], ...], "imports": {label:
+[dotted name, ...]}}`` (the watched names that student code imported while each cell
+ran, see :class:`ImportWatch`), then serves requests until its stdin closes:
 
 - ``{"op": "get", "name": N}`` -> ``{"kind": "data", "value": V}`` (plain data, see
   ``wire``), ``{"kind": "callable"}``, ``{"kind": "missing"}`` or
@@ -175,6 +176,7 @@ def answer(request: dict, namespace: dict, watch: ImportWatch | None = None) -> 
 
 def main() -> None:
     fd_in, fd_out = _private_pipes()
+    wire.send(fd_out, {"started": True})
     start = wire.receive(fd_in)
     watch = ImportWatch(start.get("watch") if isinstance(start.get("watch"), list) else [])
     watch.install()
