@@ -426,7 +426,8 @@ def _judged(tmp_path, *student_cells, timeout=20, max_time=60):
     prepared = grade.prepare(solution)
     program, _ = restore.student_program(prepared.cells, restore.parse_notebook(student.read_bytes()))
     options = grade.Options(timeout=timeout, max_time=max_time, sandbox=sandbox.usable())
-    outcomes, problems, _ = grade._run(prepared, student, program, options, True, False)
+    outcomes, problems, _ = grade._run(prepared, student, program, options, True, False,
+                                      time.monotonic() + max_time)
     return {o.grade_id: o for o in outcomes}, problems, program
 
 
