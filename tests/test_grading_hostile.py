@@ -44,6 +44,8 @@ FULL = sum(c.points for c in TESTS)
 NAMES = [node.name for c in SOURCE if c.role == "answer" for node in ast.parse(c.source).body
          if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
 FIRST, SECOND = NAMES[0], NAMES[1]
+POINTS_CALLING_FIRST = sum(c.points for c in TESTS if any(
+    isinstance(n, ast.Call) and getattr(n.func, "id", None) == FIRST for n in ast.walk(ast.parse(c.source))))
 FIRST_VISIBLE_CALLS = sum(isinstance(n, ast.Call) and getattr(n.func, "id", None) == FIRST
                           for c in TESTS for hidden, code in split_test(c.source) if not hidden
                           for n in ast.walk(ast.parse(code)))
@@ -158,7 +160,7 @@ def _cases(paths):
             "    return _original(*a, **k)")), None, "ok"),
         "too_slow": (_with_cell("solution", (
             f"import time\n_original = {FIRST}\n"
-            f"def {FIRST}(*a, **k):\n    time.sleep(60)\n    return _original(*a, **k)")), 0, "timed out"),
+            f"def {FIRST}(*a, **k):\n    time.sleep(60)\n    return _original(*a, **k)")), None, "timed out"),
     }
 
 
@@ -288,6 +290,8 @@ def test_messages_say_what_happened(batch):
     assert "FOUND[]" in _feedback(batch, "reads_source"), "nothing of the instructor's may be readable"
     assert "not run" in _feedback(batch, "os_exit")
     assert "ran out of time" in _feedback(batch, "too_slow")
+    # a test past --timeout costs that test only: tests that never call the slow answer may still pass
+    assert float(batch["rows"]["too_slow"]["score"]) <= FULL - POINTS_CALLING_FIRST
     assert "not valid JSON" in _feedback(batch, "invalid_json")
     assert "Rigged" not in batch["rows"]["rigged_eq"]["status"]
 
