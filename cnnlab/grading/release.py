@@ -218,19 +218,19 @@ def _hidden_parts_problems(cell: _Cell) -> list[tuple[str, str]]:
 
     fix = (f"put '{BEGIN_HIDDEN}' and '{END_HIDDEN}' at the left margin, around whole statements: "
            "the grader runs the parts between the markers one after the other, each on its own")
-    found = []
-    for number, line in enumerate(cell.source.splitlines(), start=1):
-        if line.strip() in (BEGIN_HIDDEN, END_HIDDEN) and line != line.lstrip():
-            found.append((f"line {number}: '{line.strip()}' is indented, i.e. inside a compound statement "
-                          "(for, if, def, with...) of the visible code", fix))
+    indented = [f"line {number}: '{line.strip()}'" for number, line in enumerate(cell.source.splitlines(), start=1)
+                if line.strip() in (BEGIN_HIDDEN, END_HIDDEN) and line != line.lstrip()]
+    if indented:  # the cause of any part that does not compile
+        return [(f"{', '.join(indented)} {'is' if len(indented) == 1 else 'are'} indented, i.e. inside a compound "
+                 "statement (for, if, def, with...) of the visible code", fix)]
     for hidden, part in split_test(cell.source):
         try:
             compile(part, "<part>", "exec")
         except SyntaxError as err:
             which = "hidden" if hidden else "visible"
-            found.append((f"a {which} part of the test does not compile on its own (line {err.lineno}: "
-                          f"{err.msg})", fix))
-    return found
+            return [(f"a {which} part of the test does not compile on its own (line {err.lineno}: {err.msg})",
+                     fix)]
+    return []
 
 
 def _cnnlab_problems(cell: _Cell) -> list[tuple[str, str]]:
