@@ -288,3 +288,55 @@ def test_looks_like_exercise(tmp_path):
     assert release.looks_like_exercise(exercise) and not release.looks_like_exercise(source)
     (tmp_path / "junk.ipynb").write_text("junk")
     assert not release.looks_like_exercise(tmp_path / "junk.ipynb"), "unreadable: the grader says why"
+
+
+# --------------------------------------------------------------------------- the example set (docs/authoring.md)
+
+CORRECT = {"relu": "def relu(x):\n    return x * (x > 0)",
+           "output_size": "def output_size(n, f, p, s):\n    return int((n - f + 2 * p) / s) + 1",
+           "relu_mean": "relu_mean = float(round(1 / np.sqrt(2 * np.pi), 3))",
+           "why_relu": "ReLU's gradient is 1 for positive inputs, so it does not vanish."}
+WRONG = {"relu": "def relu(x):\n    return np.abs(x)",
+         "output_size": "def output_size(n, f, p, s):\n    return (n - f + 2 * p) // s + 1",
+         "relu_mean": "relu_mean = 0.5",
+         "why_relu": "No idea."}
+
+
+def _answered(exercise, answers, folder):
+    """A student's copy of ``exercise`` with ``answers`` (grade_id -> cell text) written in."""
+    nb = nbformat.read(exercise, as_version=4)
+    for c in nb.cells:
+        grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            c.source = answers[grade_id]
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / exercise.name)
+    return folder / exercise.name
+
+
+@pytest.mark.usefixtures("sandboxed")
+def test_the_example_set_is_released_validated_and_graded(tmp_path, capsys):
+    committed = REPO / "examples" / "exercises" / EXAMPLE.name
+    assert not generate.is_stale(EXAMPLE, committed), "regenerate: cnnlab exercises " \
+        "examples/solutions/00_example.ipynb examples/exercises"
+    assert main(["exercises", str(EXAMPLE), str(tmp_path / "exercises")]) == 0, capsys.readouterr().err
+    exercise = tmp_path / "exercises" / EXAMPLE.name
+    assert exercise.read_bytes() == committed.read_bytes()
+    kinds = {release._kind(c.metadata.get("nbgrader", {})) for c in nbformat.read(EXAMPLE, as_version=4).cells}
+    assert kinds == {None, "setup", "answer", "test", "manual"}
+
+    validated = _cli("validate", exercise, cwd=tmp_path)
+    assert validated.returncode == 1 and "3 of 3 tests failed, worth 8 of the 8 points" in validated.stdout, \
+        validated.stdout + validated.stderr
+
+    from cnnlab.grading import grade_notebook
+    points = {}
+    for student, answers in (("ada", CORRECT), ("bob", WRONG)):
+        report = grade_notebook(_answered(exercise, answers, tmp_path / student), EXAMPLE, student=student)
+        assert report.status == "ok", report
+        points[student] = {t.grade_id: (t.points, t.message) for t in report.tests if t.grade_id != "why_relu"}
+    assert points["ada"] == {"test_relu": (3, "passed"), "test_output_size": (3, "passed"),
+                             "test_relu_mean": (2, "passed")}
+    assert points["bob"]["test_relu"][0] == 0 and "ReLU keeps positive values" in points["bob"]["test_relu"][1]
+    assert points["bob"]["test_output_size"] == (3, "passed")
+    assert points["bob"]["test_relu_mean"] == (0, "a hidden test failed"), "0.5 passes the visible test only"
