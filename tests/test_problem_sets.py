@@ -39,7 +39,7 @@ def _nbgrader(cell) -> dict:
 
 def _kind(cell) -> str | None:
     """'answer', 'manual', 'test' or 'setup' (release.py's cell kinds), None without nbgrader metadata."""
-    return release._kind(_nbgrader(cell))
+    return release.cell_kind(_nbgrader(cell))
 
 
 def _read(path):

@@ -214,6 +214,18 @@ def test_exercises_on_one_file_writes_only_its_exercise_and_check_reports_it(tmp
     assert main(["exercises", str(source), str(out), "--check"]) == 0
 
 
+def test_without_a_sandbox_the_release_check_refuses_and_points_to_no_grade(tmp_path, capsys, monkeypatch):
+    def unavailable():
+        raise sandbox.SandboxUnavailable("bwrap is not installed")
+
+    monkeypatch.setattr(sandbox, "check_available", unavailable)
+    source = write_set(tmp_path / "solutions", valid_cells())
+    assert main(["exercises", str(source), str(tmp_path / "exercises")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot run the release check" in err and "bwrap is not installed" in err and "--no-grade" in err
+    assert not (tmp_path / "exercises").exists()
+
+
 def test_make_exercise_names_the_file_and_cell_of_broken_markers():
     nb = nbformat.v4.new_notebook(cells=valid_cells())
     nb.cells[3].source = f"{BEGIN_HIDDEN}\nassert True"
@@ -322,7 +334,7 @@ def test_the_example_set_is_released_validated_and_graded(tmp_path, capsys):
     assert main(["exercises", str(EXAMPLE), str(tmp_path / "exercises")]) == 0, capsys.readouterr().err
     exercise = tmp_path / "exercises" / EXAMPLE.name
     assert exercise.read_bytes() == committed.read_bytes()
-    kinds = {release._kind(c.metadata.get("nbgrader", {})) for c in nbformat.read(EXAMPLE, as_version=4).cells}
+    kinds = {release.cell_kind(c.metadata.get("nbgrader", {})) for c in nbformat.read(EXAMPLE, as_version=4).cells}
     assert kinds == {None, "setup", "answer", "test", "manual"}
 
     validated = _cli("validate", exercise, cwd=tmp_path)

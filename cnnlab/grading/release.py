@@ -63,14 +63,6 @@ class Problem:
         return f"{where}: {self.what}\n    fix: {self.fix}"
 
 
-class ReleaseRefused(ValueError):
-    """Some set failed a check; ``problems`` lists every finding of every set."""
-
-    def __init__(self, problems: list[Problem]):
-        super().__init__("\n".join(map(str, problems)))
-        self.problems = problems
-
-
 # --------------------------------------------------------------------------- reading
 
 @dataclass
@@ -89,7 +81,8 @@ class _Cell:
         return grade_id if isinstance(grade_id, str) and grade_id else None
 
 
-def _kind(nbgrader: dict) -> str | None:
+def cell_kind(nbgrader: dict) -> str | None:
+    """"answer", "manual", "test", "setup" (see the table above) or None, from ``metadata.nbgrader``."""
     solution, grade = nbgrader.get("solution") is True, nbgrader.get("grade") is True
     if solution:
         return "manual" if grade else "answer"
@@ -116,7 +109,7 @@ def _read_cells(path: Path) -> list[_Cell]:
         cell = _Cell(index, str(raw.get("cell_type")), source, None,
                      nbgrader if isinstance(nbgrader, dict) else {}, cnnlab if isinstance(cnnlab, dict) else {},
                      [key for key, value in (("nbgrader", nbgrader), ("cnnlab", cnnlab)) if not isinstance(value, dict)])
-        cell.kind = _kind(cell.nbgrader)
+        cell.kind = cell_kind(cell.nbgrader)
         cells.append(cell)
     return cells
 
@@ -373,17 +366,14 @@ def _unlocked_helper_problems(cells: list[_Cell], problem) -> None:
 def release_problems(solution, *, timeout: float = 120, max_time: float = 300, sandbox: bool = True
                      ) -> list[Problem]:
     """Grade the solution notebook and its fresh exercise with the real grader; the
-    solution must get every automatic point and the exercise none."""
+    solution must get every automatic point and the exercise none. Run it on a source
+    that passed :func:`static_problems` (broken markers raise ValueError here)."""
     from cnnlab.grading.grade import grade_notebook
 
     path = Path(solution)
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    index_of, manual = {}, set()
-    for index, raw in enumerate(cells, start=1):
-        nbgrader = raw.get("metadata", {}).get("nbgrader", {})
-        index_of.setdefault(nbgrader.get("grade_id"), index)
-        if _kind(nbgrader) == "manual":
-            manual.add(nbgrader.get("grade_id"))
+    cells = _read_cells(path)
+    index_of = {c.grade_id: c.index for c in reversed(cells) if c.grade_id}
+    manual = {c.grade_id for c in cells if c.kind == "manual"}
     problems = []
 
     def problem(grade_id, what, fix):
