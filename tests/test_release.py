@@ -352,3 +352,22 @@ def test_the_example_set_is_released_validated_and_graded(tmp_path, capsys):
     assert points["bob"]["test_relu"][0] == 0 and "ReLU keeps positive values" in points["bob"]["test_relu"][1]
     assert points["bob"]["test_output_size"] == (3, "passed")
     assert points["bob"]["test_relu_mean"] == (0, "a hidden test failed"), "0.5 passes the visible test only"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_nbgrader_releases_the_example_exactly_as_cnnlab_does(tmp_path):
+    """The free-text cell included: nbgrader's student version has the same cells."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from tests.test_nbgrader import CONFIG, _cells
+
+    (tmp_path / "nbgrader_config.py").write_text(CONFIG.format(
+        root=str(tmp_path), db_url=f"sqlite:///{tmp_path / 'gradebook.db'}", stub=generate.STUB), encoding="utf-8")
+    api = NbGraderAPI(config=PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config())
+    (tmp_path / "source" / "00_example").mkdir(parents=True)
+    shutil.copy(EXAMPLE, tmp_path / "source" / "00_example" / EXAMPLE.name)
+    result = api.generate_assignment("00_example")
+    assert result["success"], result.get("error")
+    assert _cells(tmp_path / "release" / "00_example" / EXAMPLE.name) == \
+        _cells(REPO / "examples" / "exercises" / EXAMPLE.name)
