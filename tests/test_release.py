@@ -82,8 +82,6 @@ HELPER = cell(None, "def check(f):\n    assert f(2) == 4")
 MISTAKES = [
     ("answer without markers", _source(2, "def double(x):\n    return 2 * x"), 3, "double",
      "no '### BEGIN SOLUTION'", "between those two marker lines"),
-    ("free-text answer without markers", _source(4, "Doubling is linear."), 5, "why",
-     "no '### BEGIN SOLUTION'", "between those two marker lines"),
     ("test without points", lambda c: _drop(c, 3, "points"), 4, "test_double", "has no points", "a number >= 0"),
     ("non-numeric points", lambda c: _set(c, 3, points="2"), 4, "test_double", "not a number", "a number >= 0"),
     ("boolean points", lambda c: _set(c, 3, points=True), 4, "test_double", "not a number", "a number >= 0"),
@@ -224,6 +222,13 @@ def test_without_a_sandbox_the_release_check_refuses_and_points_to_no_grade(tmp_
     err = capsys.readouterr().err
     assert "cannot run the release check" in err and "bwrap is not installed" in err and "--no-grade" in err
     assert not (tmp_path / "exercises").exists()
+
+
+def test_a_free_text_cell_without_markers_is_blanked_whole_as_nbgrader_does(tmp_path):
+    source = write_set(tmp_path / "solutions", with_change(_source(4, "Doubling is linear.")))
+    assert release.static_problems(source) == []
+    exercise = generate.write_exercises([source], tmp_path / "exercises")[0]
+    assert nbformat.read(exercise, as_version=4).cells[4].source == generate.MARKDOWN_STUB
 
 
 def test_make_exercise_names_the_file_and_cell_of_broken_markers():

@@ -3,7 +3,8 @@
 In code cells, the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are
 replaced by ``raise NotImplementedError(...)`` at the markers' indentation, and the
 lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed. In
-Markdown cells (free-text answers), a solution block becomes ``YOUR ANSWER HERE``.
+Markdown cells (free-text answers), a solution block becomes ``YOUR ANSWER HERE``; a
+manually graded cell without markers is blanked whole, as nbgrader does.
 Outputs are cleared. Cells are locked for JupyterLab as nbgrader's ``LockCells`` does
 (its defaults): answer cells get ``deletable: false``; test cells and other locked
 cells get ``deletable: false`` and ``editable: false`` (see :func:`lock_cell`). The result is deterministic, so a test can tell a stale
@@ -60,12 +61,19 @@ def lock_cell(cell) -> None:
         cell.metadata["editable"] = False
 
 
+def _is_manual(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return meta.get("solution") is True and meta.get("grade") is True
+
+
 def make_exercise(solution, name: str = "the notebook"):
     """Return the exercise version of a solution notebook (an ``nbformat`` node; input
     untouched). Broken markers raise a ValueError naming ``name`` and the cell (from 1)."""
     exercise = copy.deepcopy(solution)
     for index, cell in enumerate(exercise.cells, start=1):
         where = f"{name}, cell {index} of {len(exercise.cells)}"
+        if _is_manual(cell) and BEGIN_SOLUTION not in cell.source:  # nbgrader blanks the whole cell
+            cell.source = STUB if cell.cell_type == "code" else MARKDOWN_STUB
         if cell.cell_type == "code":
             cell.source = _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, STUB, where)
             cell.source = _replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, where)

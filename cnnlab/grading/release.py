@@ -311,7 +311,7 @@ def static_problems(path) -> list[Problem]:
             problem(cell, what, fix)
         has_solution = BEGIN_SOLUTION in text or END_SOLUTION in text
         has_hidden = BEGIN_HIDDEN in text or END_HIDDEN in text
-        if kind in ("answer", "manual") and not (BEGIN_SOLUTION in text and END_SOLUTION in text):
+        if kind == "answer" and not (BEGIN_SOLUTION in text and END_SOLUTION in text):
             problem(cell, f"this {kind} cell has no '{BEGIN_SOLUTION}' ... '{END_SOLUTION}' lines, so the "
                     "exercise would ship the whole solution",
                     "put the lines that are the answer between those two marker lines; the exercise replaces "
