@@ -118,8 +118,12 @@ MISTAKES = [
     ("test calls a helper of an ordinary cell",
      lambda c: (c.insert(3, HELPER), setattr(c[4], "source", "check(double)")), 5, "test_double",
      "reads `check`, which only cell 4 defines", "make cell 4 a read-only set-up cell"),
-    ("IPython magic", _source(1, "%matplotlib inline\nimport numpy as np"), 2, "imports",
-     "IPython magic", "plain Python"),
+    ("IPython magic", _source(1, "import numpy as np\n%matplotlib inline"), 2, "imports",
+     "line 2: an IPython magic", "plain Python"),
+    ("shell escape", _source(1, "!pip install numpy\nimport numpy as np"), 2, "imports",
+     "line 1: an IPython magic or shell escape", "plain Python"),
+    ("get_ipython", _source(1, "import numpy as np\nget_ipython().run_line_magic('load_ext', 'x')"), 2, "imports",
+     "line 2: an IPython magic", "plain Python"),
     ("side neither student nor judge", lambda c: c[1].metadata.update(cnnlab={"side": "both"}), 2, "imports",
      "metadata.cnnlab.side is 'both'", '"student"'),
     ("side on an answer cell", lambda c: c[2].metadata["cnnlab"].update(side="judge"), 3, "double",
@@ -150,6 +154,8 @@ def sandboxed():
 
 def test_the_minimal_set_passes_the_static_checks(tmp_path):
     assert release.static_problems(write_set(tmp_path / "solutions", valid_cells())) == []
+    percent_in_a_string = with_change(_source(1, 'import numpy as np\nNOTE = """\n% of pixels\n!"""'))
+    assert release.static_problems(write_set(tmp_path / "other", percent_in_a_string)) == []
 
 
 @pytest.mark.parametrize("name,change,index,grade_id,what,fix", MISTAKES, ids=[m[0] for m in MISTAKES])

@@ -40,7 +40,6 @@ NBGRADER_KEYS = ("grade", "grade_id", "locked", "schema_version", "solution")
 CNNLAB_KEYS = ("side", "mutates", "off_limits")
 SIDES = ("student", "judge")
 DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-MAGIC = re.compile(r"^\s*(%|!)|get_ipython\(", re.M)
 PLAIN_DATA = ("numbers, strings, lists/tuples/dicts, NumPy arrays, tensors")
 
 
@@ -193,6 +192,19 @@ def _marker_problems(source: str) -> list[tuple[str, str]]:
     return found
 
 
+def _ipython_line(code: str) -> int | None:
+    """The line (from 1) of the first IPython-only construct in ``code``, None if none:
+    a line that does not parse because it starts with ``%`` or ``!``, or a call of get_ipython."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as err:
+        lines = code.splitlines()
+        bad = lines[err.lineno - 1].lstrip() if err.lineno and err.lineno <= len(lines) else ""
+        return err.lineno if bad.startswith(("%", "!")) else None
+    return next((node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 and isinstance(node.func, ast.Name) and node.func.id == "get_ipython"), None)
+
+
 def _points_problem(cell: _Cell) -> tuple[str, str] | None:
     points = cell.nbgrader.get("points")
     fix = "give it points in its nbgrader metadata, a number >= 0 (e.g. \"points\": 2)"
@@ -330,8 +342,8 @@ def static_problems(path) -> list[Problem]:
         if kind == "test" and has_hidden and not _marker_problems(text):
             for what, fix in _hidden_parts_problems(cell):
                 problem(cell, what, fix)
-        if cell.cell_type == "code" and MAGIC.search(text):
-            problem(cell, "an IPython magic or shell escape (%, !, get_ipython())",
+        if cell.cell_type == "code" and (line := _ipython_line(text)):
+            problem(cell, f"line {line}: an IPython magic or shell escape (%, !, get_ipython())",
                     "write plain Python: the grader runs cells without IPython")
         for what, fix in _cnnlab_problems(cell):
             problem(cell, what, fix)
