@@ -205,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     exercises.add_argument("--check", action="store_true",
                            help="only report exercises that are out of date (exit 1 if any); check nothing else")
     exercises.add_argument("--no-grade", action="store_true",
-                           help="static checks only: no grading, no sandbox, well under a second per set; use it while writing a set, "
-                           "run once without it before handing the exercises out")
+                           help="static checks only: no grading, no sandbox, well under a second per set; use it "
+                           "while writing a set, and run once without it before handing the exercises out")
     exercises.set_defaults(run=_exercises)
     grade = sub.add_parser("grade", help="grade students' notebooks against a solution notebook, "
                            "each student's code in a sandbox")
