@@ -4,8 +4,9 @@
     cnnlab fetch [DATASET]   download (or find) and verify MNIST / Fashion-MNIST
     cnnlab notebook pin|strip NOTEBOOK...
                              execute and keep only checked outputs | strip outputs
-    cnnlab exercises [SOLUTIONS] [EXERCISES]
-                             generate exercises/ from solutions/ (--check: only report stale ones)
+    cnnlab exercises [SOLUTIONS|FILE.ipynb] [OUT]
+                             check the sets, then generate exercises/ from solutions/
+                             (--no-grade: static checks only; --check: only report stale ones)
     cnnlab grade SUBMISSION... --solution NOTEBOOK [--out grades.csv] [--feedback DIR] [--jobs N]
                              grade students' notebooks (sandboxed; see `cnnlab grade --help`)
     cnnlab validate NOTEBOOK...
@@ -64,26 +65,67 @@ def _notebook(args) -> int:
 
 
 def _exercises(args) -> int:
-    from .grading import generate_all, stale_exercises
+    from pathlib import Path
 
+    from .grading import generate, release, sandbox
+
+    source = Path(args.solutions)
+    if source.is_dir():
+        sets = sorted(source.glob("*.ipynb"))
+    elif source.suffix == ".ipynb" and source.is_file():
+        sets = [source]
+    else:
+        print(f"cnnlab exercises: {source} is neither a folder of solution notebooks nor a .ipynb file",
+              file=sys.stderr)
+        return 2
+    if not sets:
+        print(f"cnnlab exercises: {source} holds no .ipynb notebooks", file=sys.stderr)
+        return 2
+    out = Path(args.exercises)
+    if any(s.resolve().parent == out.resolve() for s in sets):
+        print(f"cnnlab exercises: {out} is the folder of the solutions; name another folder for the exercises",
+              file=sys.stderr)
+        return 2
     if args.check:
-        stale = stale_exercises(args.solutions, args.exercises)
+        stale = [s.name for s in sets if generate.is_stale(s, out / s.name)]
         for name in stale:
             print(f"stale: {name} (run `cnnlab exercises` to regenerate)")
         return 1 if stale else 0
-    for path in generate_all(args.solutions, args.exercises):
+    problems = [p for s in sets for p in release.static_problems(s)]
+    if not problems and not args.no_grade:
+        try:
+            sandbox.check_available()
+        except sandbox.SandboxUnavailable as err:
+            print(f"cnnlab exercises: cannot run the release check (the grader's sandbox): {err}\n"
+                  "Install bubblewrap, or pass --no-grade to run only the static checks.", file=sys.stderr)
+            return 2
+        for s in sets:
+            print(f"release check: grading {s} and its exercise ...", flush=True)
+            problems += release.release_problems(s)
+    if problems:
+        print(f"cnnlab exercises: nothing written; {len(problems)} problem(s) to fix:", file=sys.stderr)
+        for problem in problems:
+            print(f"- {problem}", file=sys.stderr)
+        return 2
+    for path in generate.write_exercises(sets, out):
         print(f"wrote {path}")
     return 0
 
 
 def _grade(args) -> int:
-    from .grading import batch, grade, sandbox
+    from .grading import batch, grade, release, sandbox
 
     try:
         max_memory = grade.parse_size(args.max_memory)
         shard = _parse_shard(args.shard) if args.shard else None
     except ValueError as err:
         print(f"cnnlab grade: {err}", file=sys.stderr)
+        return 2
+    if not args.allow_exercise and release.looks_like_exercise(args.solution):
+        print(f"cnnlab grade: {args.solution} has no '### BEGIN SOLUTION' and no '### BEGIN HIDDEN TESTS' lines: "
+              "it looks like an exercise, and grading against it would leave out the hidden tests. Give the "
+              "solution notebook the exercise was generated from (e.g. solutions/NAME.ipynb), or pass "
+              "--allow-exercise if this really is the source.", file=sys.stderr)
         return 2
     if args.no_sandbox:
         print(f"WARNING (--no-sandbox): {sandbox.UNPROTECTED}.", file=sys.stderr)
@@ -169,12 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
                                "strip: remove every other output")
     notebook.add_argument("paths", nargs="+", metavar="NOTEBOOK", help="one or more notebook files (.ipynb)")
     notebook.set_defaults(run=_notebook)
-    exercises = sub.add_parser("exercises", help="generate exercise notebooks from solution notebooks")
-    exercises.add_argument("solutions", nargs="?", default="solutions",
-                           help="folder of solution notebooks to read (default: solutions)")
-    exercises.add_argument("exercises", nargs="?", default="exercises",
+    exercises = sub.add_parser("exercises", help="check solution notebooks, then generate their exercises",
+                               description="Check every solution notebook (markers, metadata; then the real grader "
+                               "must give the solution full marks and the exercise 0) and, only if all pass, "
+                               "write the exercises. Exit status 2 and nothing written when a check fails.")
+    exercises.add_argument("solutions", nargs="?", default="solutions", metavar="SOLUTIONS",
+                           help="a solution notebook (.ipynb) or a folder of them (default: solutions)")
+    exercises.add_argument("exercises", nargs="?", default="exercises", metavar="OUT",
                            help="folder to write the exercise notebooks to, same names (default: exercises)")
-    exercises.add_argument("--check", action="store_true", help="only report exercises that are out of date")
+    exercises.add_argument("--check", action="store_true",
+                           help="only report exercises that are out of date (exit 1 if any); check nothing else")
+    exercises.add_argument("--no-grade", action="store_true",
+                           help="static checks only: no grading, no sandbox, well under a second per set; use it "
+                           "while writing a set, and run once without it before handing the exercises out")
     exercises.set_defaults(run=_exercises)
     grade = sub.add_parser("grade", help="grade students' notebooks against a solution notebook, "
                            "each student's code in a sandbox")
@@ -193,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade again submissions already graded from the same source and submission bytes")
     grade.add_argument("--shard", metavar="K/N", help="grade only the K-th of N shards of the submissions "
                        "(one per batch job; all shards may merge into one sheet)")
+    grade.add_argument("--allow-exercise", action="store_true",
+                       help="grade against a --solution notebook that has no solution markers and no hidden tests")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code without bubblewrap isolation (unsafe; says what is unprotected)")
     grade.set_defaults(run=_grade)

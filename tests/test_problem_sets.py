@@ -1,15 +1,17 @@
-"""Every problem set in solutions/: its format, its lecture, its points, its generated
-exercise (locked like nbgrader's student version), `cnnlab validate` and `cnnlab grade`.
+"""Every problem set in solutions/: the release check, this course's own rules, the
+generated exercises (locked like nbgrader's student version) and `cnnlab validate`.
 
-Parametrized over whatever solutions/*.ipynb holds, so a new set is checked as soon as it
-is added. Set-specific checks (that the tests catch real mistakes) live in
-tests/test_set_NN_name.py.
+The rules any author's set must follow (markers, nbgrader metadata, points, cnnlab
+metadata, the solution getting full marks and the exercise 0 through the real grader)
+are `cnnlab exercises`' checks (cnnlab/grading/release.py, tested on purpose-built sets
+in tests/test_release.py); here they run on this course's sets. The tests marked
+"this course only" hold rules of this course (one set per lecture, the README's table),
+not of problem sets in general. Set-specific checks (that the tests catch real
+mistakes) live in tests/test_set_NN_name.py.
 """
 from __future__ import annotations
 
-import csv
 import re
-import shutil
 import subprocess
 import sys
 
@@ -17,17 +19,14 @@ import nbformat
 import pytest
 
 from cnnlab.cli import main
-from cnnlab.grading import make_exercise
-from cnnlab.grading.generate import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION
+from cnnlab.grading import make_exercise, release, sandbox
+from cnnlab.grading.generate import BEGIN_SOLUTION, END_SOLUTION
 from cnnlab.grading.validate import Outcome, error_line, format_table
-from tests.conftest import REPO
-from tests.setlib import run_cells
+from tests.conftest import REPO, missing_outside_part
 
 SETS = sorted((REPO / "solutions").glob("*.ipynb"))
 LECTURES = {p.stem for p in (REPO / "lectures").glob("*.ipynb")}
 MIN_SETS, MIN_POINTS = 9, 100
-NBGRADER_FIELDS = {"grade", "grade_id", "locked", "schema_version", "solution"}
-MAGIC = re.compile(r"^\s*(%|!)|get_ipython\(", re.M)
 
 
 def _ids(path):
@@ -39,12 +38,8 @@ def _nbgrader(cell) -> dict:
 
 
 def _kind(cell) -> str | None:
-    """'answer', 'test' or 'setup' (the grading contract's cell kinds), None without metadata."""
-    meta = _nbgrader(cell)
-    if not meta:
-        return None
-    flags = (bool(meta.get("solution")), bool(meta.get("grade")), bool(meta.get("locked")))
-    return {(True, False, False): "answer", (False, True, True): "test", (False, False, True): "setup"}.get(flags, "bad")
+    """'answer', 'manual', 'test' or 'setup' (release.py's cell kinds), None without nbgrader metadata."""
+    return release.cell_kind(_nbgrader(cell))
 
 
 def _read(path):
@@ -55,8 +50,28 @@ def _points(path) -> float:
     return sum(float(_nbgrader(c)["points"]) for c in _read(path).cells if _kind(c) == "test")
 
 
+# --------------------------------------------------------------------------- every author's rules
+
+@pytest.mark.parametrize("path", SETS, ids=_ids)
+def test_set_passes_the_static_checks(path):
+    assert [str(problem) for problem in release.static_problems(path)] == []
+
+
+def test_every_set_passes_the_release_check_and_the_exercises_are_fresh(tmp_path, capsys):
+    """One run of `cnnlab exercises` over all sets: the real grader, in its sandbox, gives
+    each solution full marks and each fresh exercise 0; what it writes is what is committed."""
+    if not sandbox.usable():
+        missing_outside_part("the release check grades through the sandbox: install bubblewrap (bwrap)")
+    assert main(["exercises", str(REPO / "solutions"), str(tmp_path)]) == 0, capsys.readouterr().err
+    for path in SETS:
+        assert (tmp_path / path.name).read_bytes() == (REPO / "exercises" / path.name).read_bytes(), \
+            f"exercises/{path.name} is stale: run `cnnlab exercises`"
+
+
+# --------------------------------------------------------------------------- this course only
+
 def test_there_are_enough_sets_with_enough_points():
-    """The course promises a set for (nearly) every lecture, 100 points in all."""
+    """This course only: it promises a set for (nearly) every lecture, 100 points in all."""
     assert len(SETS) >= MIN_SETS, f"{len(SETS)} problem sets in solutions/, at least {MIN_SETS} expected"
     total = sum(_points(path) for path in SETS)
     assert total >= MIN_POINTS, f"the sets total {total:g} points, at least {MIN_POINTS} expected"
@@ -64,6 +79,7 @@ def test_there_are_enough_sets_with_enough_points():
 
 @pytest.mark.parametrize("path", SETS, ids=_ids)
 def test_set_is_named_after_a_lecture_and_opens_by_naming_it(path):
+    """This course only: each set follows one lecture and takes its name."""
     assert path.stem in LECTURES, f"{path.name}: a set takes the name of the lecture it follows, one of {sorted(LECTURES)}"
     first = _read(path).cells[0]
     assert first.cell_type == "markdown", "a set opens with a Markdown cell saying what it practises"
@@ -72,56 +88,9 @@ def test_set_is_named_after_a_lecture_and_opens_by_naming_it(path):
     assert path.stem in named, f"the first cell names {named}, not this set's lecture lectures/{path.name}"
 
 
-@pytest.mark.parametrize("path", SETS, ids=_ids)
-def test_graded_cells_carry_complete_nbgrader_metadata(path):
-    nb = _read(path)
-    grade_ids = []
-    for index, cell in enumerate(nb.cells):
-        where = f"{path.name}, cell {index}"
-        text = cell.source
-        if _kind(cell) is None:
-            assert not any(marker in text for marker in (BEGIN_SOLUTION, BEGIN_HIDDEN)), \
-                f"{where}: nbgrader markers in a cell without nbgrader metadata"
-            continue
-        meta = _nbgrader(cell)
-        assert cell.cell_type == "code", f"{where}: only code cells are graded here"
-        assert NBGRADER_FIELDS <= set(meta), f"{where}: nbgrader metadata lacks {NBGRADER_FIELDS - set(meta)}"
-        assert meta["schema_version"] == 3, f"{where}: schema_version must be 3 (nbgrader 0.9)"
-        assert _kind(cell) != "bad", f"{where}: {meta} is neither an answer, a test nor a set-up cell"
-        grade_ids.append(meta["grade_id"])
-        if _kind(cell) == "test":
-            assert isinstance(meta.get("points"), (int, float)) and meta["points"] > 0, f"{where}: a test needs points > 0"
-        assert (BEGIN_SOLUTION in text and END_SOLUTION in text) == (_kind(cell) == "answer"), \
-            f"{where}: answer cells, and only they, hold {BEGIN_SOLUTION} ... {END_SOLUTION}"
-        assert (END_HIDDEN in text) <= (_kind(cell) == "test"), f"{where}: hidden tests belong in test cells"
-        side = cell.metadata.get("cnnlab")
-        assert side in (None, {"side": "student"}) and (side is None or _kind(cell) == "setup"), \
-            f"{where}: only a set-up cell may be a student-side helper, as cnnlab: {{'side': 'student'}}"
-    assert len(grade_ids) == len(set(grade_ids)), f"{path.name}: grade_ids repeat: {grade_ids}"
-    assert any(_kind(c) == "test" for c in nb.cells) and any(_kind(c) == "answer" for c in nb.cells)
-
-
-@pytest.mark.parametrize("path", SETS, ids=_ids)
-def test_no_ipython_magics(path):
-    """Sets run in-process (tests/setlib.py), in the sandboxed grader and in nbgrader alike."""
-    for index, cell in enumerate(_read(path).cells):
-        if cell.cell_type == "code":
-            assert not MAGIC.search(cell.source), f"{path.name}, cell {index}: IPython magic or shell escape"
-
-
-@pytest.mark.usefixtures("one_torch_thread")
-@pytest.mark.parametrize("path", SETS, ids=_ids)
-def test_solution_passes_every_test_cell_and_the_exercise_fails_each_with_not_implemented_error(path):
-    solved = run_cells(path)
-    assert solved, f"{path.name} has no test cells"
-    assert {cell: error for cell, error in solved.items() if error} == {}
-    untouched = run_cells(REPO / "exercises" / path.name)
-    assert untouched.keys() == solved.keys()
-    assert all(error and error.startswith("NotImplementedError") for error in untouched.values()), untouched
-
-
 @pytest.mark.parametrize("name", sorted(LECTURES & {p.stem for p in SETS}))
 def test_lecture_ends_by_pointing_to_its_set(name):
+    """This course only."""
     last = _read(REPO / "lectures" / f"{name}.ipynb").cells[-1]
     assert f"exercises/{name}.ipynb" in last.source, \
         f"lectures/{name}.ipynb should end with a pointer to its problem set exercises/{name}.ipynb"
@@ -129,6 +98,7 @@ def test_lecture_ends_by_pointing_to_its_set(name):
 
 @pytest.mark.parametrize("path", SETS, ids=_ids)
 def test_readme_table_lists_the_set_with_its_points(path):
+    """This course only."""
     rows = re.findall(r"^\| `(\w+)` \| `lectures/(\w+)` \|.*\| (\d+) \|$", (REPO / "README.md").read_text(), re.M)
     points = {name: float(total) for name, lecture, total in rows if name == lecture}
     assert path.stem in points, f"README.md's table of problem sets has no row for {path.stem}"
@@ -222,20 +192,3 @@ def test_validate_table_reports_the_first_line_of_each_error():
     assert "test_a" in lines[1] and "passed" in lines[1]
     assert "test_b" in lines[2] and "FAILED" in lines[2] and lines[2].endswith("expected 2 updates, got 3")
     assert "1 of 2 tests failed, worth 4 of the 6 points" in table
-
-
-# --------------------------------------------------------------------------- cnnlab grade
-
-@pytest.mark.parametrize("path", SETS, ids=_ids)
-def test_cnnlab_grade_gives_the_solution_full_marks_and_the_untouched_exercise_zero(path, tmp_path):
-    submissions = []
-    for student, source in (("ada", path), ("dan", REPO / "exercises" / path.name)):
-        (tmp_path / student).mkdir()
-        submissions.append(shutil.copy(source, tmp_path / student / path.name))
-    sheet = tmp_path / "grades.csv"
-    result = _cli("grade", *submissions, "--solution", path, "--out", sheet, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = {row["student"]: row for row in csv.DictReader(sheet.open(encoding="utf-8"))}
-    max_score = _points(path)
-    assert float(rows["ada"]["max_score"]) == max_score and float(rows["ada"]["score"]) == max_score, rows["ada"]
-    assert float(rows["dan"]["max_score"]) == max_score and float(rows["dan"]["score"]) == 0, rows["dan"]

@@ -10,7 +10,7 @@ and metadata, so an instructor can also use nbgrader itself.
   between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``, asserts the
   students do not see; the exercise drops them, grading puts them back.
 
-    cnnlab exercises solutions/ exercises/          # regenerate the exercises
+    cnnlab exercises solutions/ exercises/          # check every set (``release``), then regenerate
     cnnlab grade submissions/*/01_x.ipynb --solution solutions/01_x.ipynb --out grades.csv
 
 Grading runs each student's code in a bubblewrap sandbox and the tests in a trusted

@@ -2,7 +2,9 @@
 
 In code cells, the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` are
 replaced by ``raise NotImplementedError(...)`` at the markers' indentation, and the
-lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed.
+lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed. In
+Markdown cells (free-text answers), a solution block becomes ``YOUR ANSWER HERE``; a
+manually graded cell without markers is blanked whole, as nbgrader does.
 Outputs are cleared. Cells are locked for JupyterLab as nbgrader's ``LockCells`` does
 (its defaults): answer cells get ``deletable: false``; test cells and other locked
 cells get ``deletable: false`` and ``editable: false`` (see :func:`lock_cell`). The result is deterministic, so a test can tell a stale
@@ -17,6 +19,7 @@ from pathlib import Path
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB = 'raise NotImplementedError("Replace this line with your code.")'
+MARKDOWN_STUB = "YOUR ANSWER HERE"
 
 
 def _replace_blocks(source: str, begin: str, end: str, replacement: str | None, where: str) -> str:
@@ -58,45 +61,63 @@ def lock_cell(cell) -> None:
         cell.metadata["editable"] = False
 
 
-def make_exercise(solution):
-    """Return the exercise version of a solution notebook (an ``nbformat`` node; input untouched)."""
+def _is_manual(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return meta.get("solution") is True and meta.get("grade") is True
+
+
+def make_exercise(solution, name: str = "the notebook"):
+    """Return the exercise version of a solution notebook (an ``nbformat`` node; input
+    untouched). Broken markers raise a ValueError naming ``name`` and the cell (from 1)."""
     exercise = copy.deepcopy(solution)
-    for index, cell in enumerate(exercise.cells):
-        where = f"cell {index}"
+    for index, cell in enumerate(exercise.cells, start=1):
+        where = f"{name}, cell {index} of {len(exercise.cells)}"
+        if _is_manual(cell) and BEGIN_SOLUTION not in cell.source:  # nbgrader blanks the whole cell
+            cell.source = STUB if cell.cell_type == "code" else MARKDOWN_STUB
         if cell.cell_type == "code":
             cell.source = _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, STUB, where)
             cell.source = _replace_blocks(cell.source, BEGIN_HIDDEN, END_HIDDEN, None, where)
             cell.outputs, cell.execution_count = [], None
+        elif cell.cell_type == "markdown" and BEGIN_SOLUTION in cell.source:
+            cell.source = _replace_blocks(cell.source, BEGIN_SOLUTION, END_SOLUTION, MARKDOWN_STUB, where)
         cell.metadata.pop("execution", None)
         lock_cell(cell)
     return exercise
 
 
-def _exercise_text(solution_path: Path) -> str:
+def exercise_text(solution_path) -> str:
+    """The exercise notebook of ``solution_path``, as the text that is written."""
     import nbformat
 
-    return nbformat.writes(make_exercise(nbformat.read(solution_path, as_version=4)))
+    solution_path = Path(solution_path)
+    return nbformat.writes(make_exercise(nbformat.read(solution_path, as_version=4), str(solution_path)))
+
+
+def write_exercises(solutions, exercises_dir) -> list[Path]:
+    """Write ``exercises_dir/<name>.ipynb`` for each solution notebook path; return the paths.
+    Every exercise is generated before the first is written, so a broken source writes nothing."""
+    from cnnlab.notebooks import write_text_atomically
+
+    exercises_dir = Path(exercises_dir)
+    texts = {exercises_dir / Path(solution).name: exercise_text(solution) for solution in solutions}
+    exercises_dir.mkdir(parents=True, exist_ok=True)
+    for target, text in texts.items():
+        write_text_atomically(target, text)
+    return list(texts)
 
 
 def generate_all(solutions_dir, exercises_dir) -> list[Path]:
     """Write ``exercises_dir/<name>.ipynb`` for every ``solutions_dir/<name>.ipynb``; return the paths."""
-    from cnnlab.notebooks import write_text_atomically
+    return write_exercises(sorted(Path(solutions_dir).glob("*.ipynb")), exercises_dir)
 
-    solutions_dir, exercises_dir = Path(solutions_dir), Path(exercises_dir)
-    exercises_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for solution in sorted(solutions_dir.glob("*.ipynb")):
-        target = exercises_dir / solution.name
-        write_text_atomically(target, _exercise_text(solution))
-        written.append(target)
-    return written
+
+def is_stale(solution, exercise) -> bool:
+    """Whether ``exercise`` is missing or differs from a fresh generation of ``solution``."""
+    exercise = Path(exercise)
+    return not exercise.is_file() or exercise.read_text(encoding="utf-8") != exercise_text(solution)
 
 
 def stale_exercises(solutions_dir, exercises_dir) -> list[str]:
     """Names of solutions whose exercise is missing or differs from a fresh generation."""
-    stale = []
-    for solution in sorted(Path(solutions_dir).glob("*.ipynb")):
-        exercise = Path(exercises_dir) / solution.name
-        if not exercise.is_file() or exercise.read_text(encoding="utf-8") != _exercise_text(solution):
-            stale.append(solution.name)
-    return stale
+    return [solution.name for solution in sorted(Path(solutions_dir).glob("*.ipynb"))
+            if is_stale(solution, Path(exercises_dir) / solution.name)]
