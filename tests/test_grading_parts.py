@@ -457,6 +457,23 @@ def test_a_test_past_its_time_limit_fails_alone_and_the_next_tests_run(tmp_path)
     assert problems == ["test timed out: test_slow"]
 
 
+def test_a_sandbox_that_cannot_restart_is_the_graders_error(tmp_path, monkeypatch):
+    started = []
+
+    def worker_once(*args, **kwargs):
+        if started:
+            raise sandbox.SandboxUnavailable("bubblewrap went away")
+        started.append(sandbox.Worker(*args, **kwargs))
+        return started[-1]
+    monkeypatch.setattr(grade, "Worker", worker_once)
+    outcomes, problems, _ = _judged(tmp_path, "def slow(n):\n    while True:\n        pass", timeout=3)
+    assert outcomes["test_slow"].status == "failed"
+    assert outcomes["test_after"].status == "grader error" and "not your notebook's fault" in \
+        outcomes["test_after"].message
+    assert problems == ["test timed out: test_slow",
+                        "grader error: the student's side could not be restarted after a test timed out"]
+
+
 def test_an_answer_that_uses_an_off_limits_name_scores_zero_where_it_is_read(tmp_path):
     outcomes, problems, _ = _judged(tmp_path, "import cnnlab.reference\ndef double(x):\n    return 2 * x")
     assert problems == [], "an import outside the answer cell is the student's own business"

@@ -46,7 +46,8 @@ MESSAGE_CHARS = 1500
 HIDDEN_FAILED = "a hidden test failed"
 LOST = {"timed out": "your notebook ran out of time",
         "test timed out": "an earlier test ran past the per-test time limit and there was no time left to restart",
-        "kernel died": "your notebook's Python process died or broke the grader's protocol"}
+        "kernel died": "your notebook's Python process died or broke the grader's protocol",
+        "grader error": "the grader could not restart your notebook's process (not your notebook's fault)"}
 STATUSES = ("passed", "failed", "hidden failed", "not run", "off limits", "grader error", "manual")
 
 
@@ -324,7 +325,8 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
 
     ``restart(session)``, when given, kills the session's worker and gives it a fresh one
     that has run the student's program (``Session.replace_worker``, ``Session.start``);
-    it is called after a test runs past ``cell_timeout``. ``findings`` are the static
+    it is called after a test runs past ``cell_timeout``; if it raises, the later tests
+    get status ``grader error``. ``findings`` are the static
     off-limits findings (``offlimits.program_findings``); the worker's reports add more."""
     owners, mutates = answer_names(source), declared_mutations(source)
     namespace, outcomes, hidden_ran = dict(base), [], False
@@ -342,9 +344,13 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
         if outcome.status == "off limits":
             continue
         if session.lost == "test timed out" and restart is not None and time.monotonic() < session.deadline - 1:
-            restart(session)
+            try:
+                restart(session)
+            except Exception:  # the grader's own failure, e.g. a sandbox that cannot start again
+                session.lost = "grader error"
         if session.lost:
-            outcome.status, outcome.message = "not run", f"not run: {LOST[session.lost]}"
+            outcome.status = "grader error" if session.lost == "grader error" else "not run"
+            outcome.message = f"not run: {LOST[session.lost]}"
             continue
         session.cell_deadline = time.monotonic() + cell_timeout
         try:
@@ -388,6 +394,8 @@ def problems(session: Session, outcomes: list[Outcome]) -> list[str]:
     timed_out = [o.grade_id for o in outcomes if o.timed_out]
     if timed_out:
         found.append("test timed out: " + ", ".join(timed_out))
-    if session.lost and session.lost != "test timed out":
+    if session.lost == "grader error":
+        found.append("grader error: the student's side could not be restarted after a test timed out")
+    elif session.lost and session.lost != "test timed out":
         found.append(session.lost)
     return found + list(dict.fromkeys(f"off limits: {o.off_limits}" for o in outcomes if o.off_limits))
