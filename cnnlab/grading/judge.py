@@ -327,8 +327,8 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
     ``restart(session)``, when given, kills the session's worker and gives it a fresh one
     that has run the student's program (``Session.replace_worker``, ``Session.start``);
     it is called after a test runs past ``cell_timeout``; if it raises, the later tests
-    get status ``grader error``. ``findings`` are the static
-    off-limits findings (``offlimits.program_findings``); the worker's reports add more."""
+    get status ``grader error``. ``findings`` are the static off-limits findings
+    (``offlimits.program_findings``); the worker's reports add more."""
     owners, crossing, mutates = answer_names(source), crossing_names(source), declared_mutations(source)
     namespace, outcomes, hidden_ran = dict(base), [], False
     for cell in (c for c in source if c.role in ("test", "manual")):
