@@ -30,8 +30,8 @@ dict, a ``grade_id`` that is not a string) just makes a cell an ordinary student
 """
 from __future__ import annotations
 
-import json
 import ast
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,7 +154,8 @@ def _top_level_names(code: str) -> set[str]:
 
 def answer_names(source: list[Cell]) -> dict[str, str]:
     """name -> grade_id of the source answer cell that defines it at top level (a function,
-    a class or an assigned name): the only names the judge takes from a student."""
+    a class or an assigned name): what the judge takes from a student, with the helper
+    names of :func:`crossing_names`; off-limits checks and blame are per answer name."""
     return {name: cell.grade_id for cell in source if cell.role == "answer"
             for name in sorted(_top_level_names(cell.source))}
 
