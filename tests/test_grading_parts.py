@@ -111,8 +111,7 @@ def _source_notebook():
               "assert state['m'][0] == SCALE and arr[0] == 0\n"
               "### BEGIN HIDDEN TESTS\nassert check(-5) == -5\n### END HIDDEN TESTS",
               grade_id="test_update", grade=True, solution=False, locked=True, points=2),
-        _cell("try:\n    report(3)\nexcept NameError:\n    pass\nelse:\n    raise AssertionError('crossed')\n"
-              "try:\n    check(-1)\nexcept ValueError as e:\n"
+        _cell("assert report(3) == {'kind': 'Model', 'n': 3}\ntry:\n    check(-1)\nexcept ValueError as e:\n"
               "    assert 'negative' in str(e)\nelse:\n    raise AssertionError('no error')",
               grade_id="test_helper", grade=True, solution=False, locked=True, points=1),
         _cell("assert Model() is not None", grade_id="test_object", grade=True, solution=False, locked=True,
@@ -146,6 +145,8 @@ def test_the_student_program_takes_answers_from_the_submission_and_the_rest_from
     assert dict(program)["answer"] == "def update(*a): return 0"
     assert not any("assert" in code for _, code in program), "test cells never run in the sandbox"
     assert edited == ["test_update", "test_helper"]
+    assert restore.crossing_names(source)["report"] == "helper", "a student-side helper's names cross"
+    assert set(restore.answer_names(source)) == {"update", "check", "Model", "model_object"}
 
 
 def test_unreadable_notebooks_say_why():
@@ -173,7 +174,7 @@ def test_calls_cross_as_plain_data_with_declared_updates_exceptions_and_refusals
     report = grade.grade_notebook(student, solution, sandbox=sandbox.usable(), max_time=60)
     results = {t.grade_id: t for t in report.tests}
     assert results["test_update"].message == HIDDEN_FAILED, "check(-5) raises in a hidden part"
-    assert results["test_helper"].points == 1, "exceptions cross; a student-side helper does not"
+    assert results["test_helper"].points == 1, "exceptions and the student-side helper cross"
     assert "plain data" in results["test_object"].message and "Model" in results["test_object"].message
     assert "model_object" in results["test_refused"].message and "plain" in results["test_refused"].message
     assert report.score == 1 and report.status == "ok"
@@ -457,6 +458,23 @@ def test_a_test_past_its_time_limit_fails_alone_and_the_next_tests_run(tmp_path)
     assert "past the per-test limit of 3 s" in outcomes["test_slow"].message
     assert outcomes["test_after"].status == "passed" and outcomes["test_after"].points == 1
     assert problems == ["test timed out: test_slow"]
+
+
+def test_a_sandbox_that_cannot_restart_is_the_graders_error(tmp_path, monkeypatch):
+    started = []
+
+    def worker_once(*args, **kwargs):
+        if started:
+            raise sandbox.SandboxUnavailable("bubblewrap went away")
+        started.append(sandbox.Worker(*args, **kwargs))
+        return started[-1]
+    monkeypatch.setattr(grade, "Worker", worker_once)
+    outcomes, problems, _ = _judged(tmp_path, "def slow(n):\n    while True:\n        pass", timeout=3)
+    assert outcomes["test_slow"].status == "failed"
+    assert outcomes["test_after"].status == "grader error" and "not your notebook's fault" in \
+        outcomes["test_after"].message
+    assert problems == ["test timed out: test_slow",
+                        "grader error: the student's side could not be restarted after a test timed out"]
 
 
 def test_an_answer_that_uses_an_off_limits_name_scores_zero_where_it_is_read(tmp_path):

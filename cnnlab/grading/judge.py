@@ -4,7 +4,8 @@ Test cells run here, never in the sandbox, in one namespace that starts as a cop
 what the set-up cells (judge-side ones included) defined. Only *answer names* cross:
 the names the source's answer cells define at top level (``restore.answer_names``,
 found in the source, never in the submission). Before each cell, the answer names it
-reads (found with ``ast``) are asked of the worker again: plain data is copied in, a
+reads (found with ``ast``; with the names of student-side helper cells,
+``restore.crossing_names``) are asked of the worker again: plain data is copied in, a
 callable becomes a :class:`Proxy` whose calls travel as plain data, a missing name is
 removed (``NameError``), and anything else fails the cell with a message saying why.
 Every other name comes from the judge's own namespace or stays a ``NameError``. Every
@@ -40,13 +41,14 @@ from typing import Callable
 import numpy as np
 
 from cnnlab.grading import offlimits, wire
-from cnnlab.grading.restore import Cell, answer_names, parameters, split_test
+from cnnlab.grading.restore import Cell, answer_names, crossing_names, parameters, split_test
 
 MESSAGE_CHARS = 1500
 HIDDEN_FAILED = "a hidden test failed"
 LOST = {"timed out": "your notebook ran out of time",
         "test timed out": "an earlier test ran past the per-test time limit and there was no time left to restart",
-        "kernel died": "your notebook's Python process died or broke the grader's protocol"}
+        "kernel died": "your notebook's Python process died or broke the grader's protocol",
+        "grader error": "the grader could not restart your notebook's process (not your notebook's fault)"}
 STATUSES = ("passed", "failed", "hidden failed", "not run", "off limits", "grader error", "manual")
 
 
@@ -324,9 +326,10 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
 
     ``restart(session)``, when given, kills the session's worker and gives it a fresh one
     that has run the student's program (``Session.replace_worker``, ``Session.start``);
-    it is called after a test runs past ``cell_timeout``. ``findings`` are the static
-    off-limits findings (``offlimits.program_findings``); the worker's reports add more."""
-    owners, mutates = answer_names(source), declared_mutations(source)
+    it is called after a test runs past ``cell_timeout``; if it raises, the later tests
+    get status ``grader error``. ``findings`` are the static off-limits findings
+    (``offlimits.program_findings``); the worker's reports add more."""
+    owners, crossing, mutates = answer_names(source), crossing_names(source), declared_mutations(source)
     namespace, outcomes, hidden_ran = dict(base), [], False
     for cell in (c for c in source if c.role in ("test", "manual")):
         outcome = Outcome(cell.grade_id, 0.0, cell.points, "passed")
@@ -337,18 +340,23 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
         parts = [(hidden, code) for hidden, code in split_test(cell.source) if include_hidden or not hidden]
         names = set().union(set(), *(free_names(code) for _, code in parts))
         outcome.answers = {n for n in names if n in owners}
+        wanted = {n for n in names if n in crossing}
         visible_names = set().union(set(), *(free_names(c) for h, c in parts if not h))
         _off_limits(outcome, [*findings, *session.evidence], owners)
         if outcome.status == "off limits":
             continue
         if session.lost == "test timed out" and restart is not None and time.monotonic() < session.deadline - 1:
-            restart(session)
+            try:
+                restart(session)
+            except Exception:  # the grader's own failure, e.g. a sandbox that cannot start again
+                session.lost = "grader error"
         if session.lost:
-            outcome.status, outcome.message = "not run", f"not run: {LOST[session.lost]}"
+            outcome.status = "grader error" if session.lost == "grader error" else "not run"
+            outcome.message = f"not run: {LOST[session.lost]}"
             continue
         session.cell_deadline = time.monotonic() + cell_timeout
         try:
-            refused = _fetch(session, outcome.answers, namespace, mutates)
+            refused = _fetch(session, wanted, namespace, mutates)
         except WorkerLost as lost:
             _lost_in(outcome, lost, False, cell_timeout)
             continue
@@ -388,6 +396,8 @@ def problems(session: Session, outcomes: list[Outcome]) -> list[str]:
     timed_out = [o.grade_id for o in outcomes if o.timed_out]
     if timed_out:
         found.append("test timed out: " + ", ".join(timed_out))
-    if session.lost and session.lost != "test timed out":
+    if session.lost == "grader error":
+        found.append("grader error: the student's side could not be restarted after a test timed out")
+    elif session.lost and session.lost != "test timed out":
         found.append(session.lost)
     return found + list(dict.fromkeys(f"off limits: {o.off_limits}" for o in outcomes if o.off_limits))

@@ -12,7 +12,8 @@ instructor's *source* notebook (a submission's metadata is never trusted):
 - test cell (``grade: true``, with ``points``): the source's text runs in the judge only;
 - set-up cell (``locked: true``, neither of the above): the source's text runs in the
   sandbox and in the judge (role ``"setup"``); with ``metadata.cnnlab.side == "student"``
-  only in the sandbox (role ``"helper"``); with ``metadata.cnnlab.side == "judge"`` only
+  only in the sandbox (role ``"helper"``: the names it defines cross like answer names,
+  see :func:`crossing_names`); with ``metadata.cnnlab.side == "judge"`` only
   in the judge (role ``"judge-setup"``: reference implementations, torch helpers);
 - every other code cell of the submission runs in the sandbox only.
 
@@ -29,8 +30,8 @@ dict, a ``grade_id`` that is not a string) just makes a cell an ordinary student
 """
 from __future__ import annotations
 
-import json
 import ast
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,9 +154,20 @@ def _top_level_names(code: str) -> set[str]:
 
 def answer_names(source: list[Cell]) -> dict[str, str]:
     """name -> grade_id of the source answer cell that defines it at top level (a function,
-    a class or an assigned name): the only names the judge takes from a student."""
+    a class or an assigned name): what the judge takes from a student, with the helper
+    names of :func:`crossing_names`; off-limits checks and blame are per answer name."""
     return {name: cell.grade_id for cell in source if cell.role == "answer"
             for name in sorted(_top_level_names(cell.source))}
+
+
+def crossing_names(source: list[Cell]) -> dict[str, str]:
+    """The names the judge asks the student's side for: the answer names, and the names
+    the source's student-side helper cells define (they report on the student's objects,
+    e.g. a model's layer shapes, as plain data; a student can redefine them, as they
+    could always patch what they call)."""
+    helpers = {name: cell.grade_id for cell in source if cell.role == "helper"
+               for name in sorted(_top_level_names(cell.source))}
+    return {**helpers, **answer_names(source)}
 
 
 def parameters(code: str, function: str) -> list[str] | None:

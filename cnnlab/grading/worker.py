@@ -66,20 +66,21 @@ def _compiled(code: str, label: str, namespace: dict):
 
 
 class ImportWatch:
-    """Records the watched dotted names that student code (code compiled from a cell,
-    whose file name is ``<label>``) imports: ``import a.b``, ``from a import b`` (as
-    ``a`` and ``a.b``), ``__import__`` and ``importlib.import_module``. Imports made by
-    library code (torch importing its own modules) are not the student's and are not
-    recorded. Installed before any student cell runs; the student can remove it, which
+    """Records the watched dotted names that student code imports: ``import a.b``,
+    ``from a import b`` (as ``a`` and ``a.b``), ``__import__`` and
+    ``importlib.import_module``. Student code is code compiled from one of the cells
+    ``labels`` name (file name ``<label>``); imports made by library code (torch
+    importing its own modules) are not the student's and are not recorded. Installed before any student cell runs; the student can remove it, which
     is why the judge treats what it reports as evidence that can only add a finding."""
 
-    def __init__(self, watch):
+    def __init__(self, watch, labels=()):
         self.watch = tuple(w for w in watch if isinstance(w, str))[:100]
+        self.files = {f"<{label}>" for label in labels}  # what compile() calls the student's cells
         self.seen: list[str] = []
         self._import, self._import_module = builtins.__import__, importlib.import_module
 
     def _record(self, name, fromlist=(), level=0) -> None:
-        if level or not isinstance(name, str) or not sys._getframe(2).f_code.co_filename.startswith("<"):
+        if level or not isinstance(name, str) or sys._getframe(2).f_code.co_filename not in self.files:
             return
         for dotted in [name, *(f"{name}.{n}" for n in (fromlist or ()) if isinstance(n, str))]:
             if any(dotted == w or dotted.startswith(w + ".") for w in self.watch) and dotted not in self.seen:
@@ -178,10 +179,12 @@ def main() -> None:
     fd_in, fd_out = _private_pipes()
     wire.send(fd_out, {"started": True})
     start = wire.receive(fd_in)
-    watch = ImportWatch(start.get("watch") if isinstance(start.get("watch"), list) else [])
+    cells = start.get("cells", [])
+    watch = ImportWatch(start.get("watch") if isinstance(start.get("watch"), list) else [],
+                        [label for label, _ in cells])
     watch.install()
     namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}  # IPython's, muted
-    errors, imports = run_cells(start.get("cells", []), namespace, watch)
+    errors, imports = run_cells(cells, namespace, watch)
     wire.send(fd_out, {"ready": True, "errors": errors, "imports": imports})
     while True:
         try:
