@@ -135,18 +135,15 @@ def _run(prepared, path, program, options, include_hidden, whole_folder, deadlin
     try:
         worker = Worker(path, whole_folder=whole_folder, sandbox=options.sandbox,
                         max_memory=options.max_memory, max_seconds=deadline - time.monotonic())
-    except (OSError, SandboxUnavailable) as err:
-        why = f"the sandbox could not start ({err})"
+    except (OSError, SandboxUnavailable, WorkerUnstarted) as err:
+        why = str(err) if isinstance(err, WorkerUnstarted) else f"the sandbox could not start ({err})"
         return _not_graded(prepared, why), [f"grader error: {why}"], []
     session = judge.Session(worker, deadline, options.timeout)
     errors = []
     try:
-        worker.wait_started(deadline)
         with contextlib.suppress(judge.WorkerLost):
             errors = session.start(program)
         outcomes = judge.run_tests(prepared.cells, prepared.base, session, options.timeout, include_hidden)
-    except WorkerUnstarted as err:
-        return _not_graded(prepared, str(err)), [f"grader error: {err}"], []
     finally:
         worker.kill()
     problems = [session.lost] if session.lost else []
@@ -171,16 +168,12 @@ def _setup_trial(prepared: Prepared, options: Options, max_memory: int) -> tuple
         try:
             worker = Worker(notebook, whole_folder=False, sandbox=options.sandbox, max_memory=max_memory,
                             max_seconds=options.max_time)
-        except (OSError, SandboxUnavailable) as err:
-            return f"the sandbox could not start ({err})", None
-        deadline = time.monotonic() + options.max_time
-        session = judge.Session(worker, deadline, options.timeout)
+        except (OSError, SandboxUnavailable, WorkerUnstarted) as err:
+            return str(err) if isinstance(err, WorkerUnstarted) else f"the sandbox could not start ({err})", None
+        session = judge.Session(worker, time.monotonic() + options.max_time, options.timeout)
         try:
-            worker.wait_started(deadline)
             errors = session.start(program)
             failure = next((f"`{label}` raised {kind}: {message}" for label, kind, message in errors), None)
-        except WorkerUnstarted as err:
-            failure = str(err)
         except judge.WorkerLost as lost:
             failure = f"the worker {'ran out of time' if lost.status == 'timed out' else 'died'}"
         finally:
