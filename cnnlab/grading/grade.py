@@ -138,8 +138,7 @@ def _run(prepared, path, program, options, include_hidden, whole_folder, deadlin
     def new_worker():
         workers.append(Worker(path, whole_folder=whole_folder, sandbox=options.sandbox,
                               max_memory=options.max_memory, max_seconds=max(1.0, deadline - time.monotonic())))
-        workers[-1].wait_started(deadline)
-        return workers[-1]
+        return workers[-1]  # started: it has sent its start signal
 
     def retire(worker):  # each worker is killed once: its pid may be reused after
         workers.remove(worker)
@@ -188,16 +187,12 @@ def _setup_trial(prepared: Prepared, options: Options, max_memory: int) -> tuple
         try:
             worker = Worker(notebook, whole_folder=False, sandbox=options.sandbox, max_memory=max_memory,
                             max_seconds=options.max_time)
-        except (OSError, SandboxUnavailable) as err:
-            return f"the sandbox could not start ({err})", None
-        deadline = time.monotonic() + options.max_time
-        session = judge.Session(worker, deadline, options.timeout)
+        except (OSError, SandboxUnavailable, WorkerUnstarted) as err:
+            return str(err) if isinstance(err, WorkerUnstarted) else f"the sandbox could not start ({err})", None
+        session = judge.Session(worker, time.monotonic() + options.max_time, options.timeout)
         try:
-            worker.wait_started(deadline)
             errors = session.start(program)
             failure = next((f"`{label}` raised {kind}: {message}" for label, kind, message in errors), None)
-        except WorkerUnstarted as err:
-            failure = str(err)
         except judge.WorkerLost as lost:
             failure = f"the worker {'ran out of time' if lost.status == 'timed out' else 'died'}"
         finally:

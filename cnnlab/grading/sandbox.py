@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import cnnlab
@@ -49,7 +51,8 @@ FILE_BYTES = 256 * 2**20     # largest file the student's code may write
 DESCRIPTORS = 256            # open files of the student's code (plus the copied files, for bwrap)
 TASKS = 512                  # processes and threads of one submission, with a control group
 NPROC_ALLOWANCE = 256        # threads above the user's current count, without one
-STARTUP_CHARS = 2000         # of bwrap's or Python's error output, when the worker does not start
+STARTUP_CHARS = 300          # of bwrap's or Python's error line, when the worker does not start
+STARTUP_ERROR = re.compile(r"bwrap: |[A-Za-z_.]*(Error|Exception): ")
 UNPROTECTED = ("without the sandbox, student code runs as you: it can read the source notebook "
                "and hidden tests, write anywhere you can (grade sheet, source, other submissions), "
                "use the network and leave processes behind; only the test judgement, the "
@@ -173,8 +176,9 @@ def _environment(python_path: str) -> dict[str, str]:
 
 
 class Worker:
-    """The running student side of one submission: ``fd_in`` / ``fd_out`` talk to it,
-    :meth:`wait_started` checks it came up, :meth:`kill` ends it and everything it started.
+    """The running student side of one submission, started and ready for the student's
+    program (else :class:`WorkerUnstarted`, the grader's failure, within ``max_seconds``):
+    ``fd_in`` / ``fd_out`` talk to it, :meth:`kill` ends it and everything it started.
 
     ``memory_killed`` is set by :meth:`kill` when the kernel killed it for memory
     (control group only); ``peak_memory`` is the group's peak use in bytes, or None."""
@@ -237,8 +241,15 @@ class Worker:
         self.fd_in, self.fd_out = self.process.stdin.fileno(), self.process.stdout.fileno()
         os.set_blocking(self.fd_in, False)  # a worker that stops reading cannot block the judge
         os.set_blocking(self.process.stderr.fileno(), False)
+        try:
+            self._wait_started(time.monotonic() + max(1.0, max_seconds))
+        except WorkerUnstarted as err:
+            self.kill()
+            if self.memory_killed:
+                raise WorkerUnstarted(f"{err}; the kernel killed it for memory") from None
+            raise
 
-    def wait_started(self, deadline: float) -> None:
+    def _wait_started(self, deadline: float) -> None:
         """Wait (until ``deadline``, a ``time.monotonic()`` value) for the worker's first
         message, sent before it reads the student's program; raise :class:`WorkerUnstarted`
         saying why when it does not come."""
@@ -257,12 +268,15 @@ class Worker:
         raise WorkerUnstarted(f"the sandboxed worker did not start: {why}{detail}")
 
     def _startup_output(self) -> str:
-        """What bwrap or Python wrote before the worker muted its output, cut short."""
+        """The line that explains what bwrap or Python wrote before the worker muted its
+        output: bwrap's error or the first exception line, else the last line."""
         try:
-            data = os.read(self.process.stderr.fileno(), STARTUP_CHARS) or b""
+            data = os.read(self.process.stderr.fileno(), 1 << 16) or b""
         except (BlockingIOError, OSError):
             data = b""
-        return " ".join(data.decode("utf-8", "replace").split())[:STARTUP_CHARS]
+        lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
+        reason = next((line for line in lines if STARTUP_ERROR.match(line)), lines[-1] if lines else "")
+        return "".join(c if c.isprintable() else "?" for c in reason)[:STARTUP_CHARS]
 
     def kill(self) -> int | None:
         """Kill the worker's process group and control group (the sandbox takes its PID
