@@ -56,31 +56,57 @@ def _side(cell) -> str | None:
     return cell.metadata.get("cnnlab", {}).get("side")
 
 
-def run_cells(path, edits: dict[str, tuple[str, str]] | None = None, wrap=None) -> dict[str, str | None]:
+def run_cells(path, edits: dict[str, tuple[str, str]] | None = None, wrap=None,
+              answers: dict[str, str] | None = None, two_sides: bool = False) -> dict[str, str | None]:
     """Execute the notebook at ``path`` in-process; map each test cell's grade_id to
-    ``None`` (ran cleanly) or ``"ExceptionType: message"``. With ``wrap``, each function an
-    answer cell defines is replaced by ``wrap(name, function, mutates)`` before the next cell."""
+    ``None`` (ran cleanly) or ``"ExceptionType: message"``.
+
+    ``edits`` plants a mistake (:func:`apply_edits`); ``answers`` replaces whole answer cells
+    (grade_id -> source), for another student's implementation. With ``wrap``, each function an
+    answer cell defines is replaced by ``wrap(name, function, mutates)`` before the next cell.
+    With ``two_sides``, the cells run as the grader splits them: answer, helper (``side:
+    student``) and ordinary cells in a student namespace, test and ``side: judge`` cells in a
+    judge namespace, plain set-up cells in both, and only the names that answer and helper cells
+    define are handed from the first to the second (as the grader does); otherwise everything
+    runs in one namespace, as in nbgrader."""
     nb = nbformat.read(Path(path), as_version=4)
     apply_edits(nb, edits or {})
-    namespace: dict = {"__name__": "__main__"}
+    for grade_id, source in (answers or {}).items():
+        cell = next((c for c in nb.cells if _nbgrader(c).get("grade_id") == grade_id), None)
+        if cell is None or not _nbgrader(cell).get("solution"):
+            raise KeyError(f"no answer cell with grade_id {grade_id!r}")
+        cell.source = source
+    student: dict = {"__name__": "__main__"}
+    judge = student if not two_sides else {"__name__": "__main__"}
+    crossing: set[str] = set()           # names the answer and helper cells define
     results = {}
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         meta = _nbgrader(cell)
-        before = dict(namespace)
-        try:
-            exec(compile(cell.source, f"<{Path(path).name} cell {index}>", "exec"), namespace)
-            error = None
-        except Exception as err:  # a failing cell is a result here, not a crash
-            error = f"{type(err).__name__}: {err}"
-        if meta.get("grade") and not meta.get("solution"):
-            results[meta["grade_id"]] = error
-        if wrap and meta.get("solution"):
-            mutates = cell.metadata.get("cnnlab", {}).get("mutates", {})
-            for name, value in list(namespace.items()):
-                if isinstance(value, types.FunctionType) and before.get(name) is not value:
-                    namespace[name] = wrap(name, value, tuple(mutates.get(name, ())))
+        is_test = bool(meta.get("grade")) and not meta.get("solution")
+        is_setup = bool(meta.get("locked")) and not is_test
+        sides = ([judge] if is_test or (is_setup and _side(cell) == "judge")
+                 else [student, judge] if is_setup and _side(cell) is None and judge is not student
+                 else [student])
+        for namespace in sides:
+            if is_test and namespace is judge and judge is not student:
+                judge.update({name: student[name] for name in crossing if name in student})
+            before = dict(namespace)
+            try:
+                exec(compile(cell.source, f"<{Path(path).name} cell {index}>", "exec"), namespace)
+                error = None
+            except Exception as err:  # a failing cell is a result here, not a crash
+                error = f"{type(err).__name__}: {err}"
+            if is_test:
+                results[meta["grade_id"]] = error
+            if namespace is student and (meta.get("solution") or (is_setup and _side(cell) == "student")):
+                crossing |= {name for name, value in namespace.items() if before.get(name) is not value}
+            if wrap and meta.get("solution"):
+                mutates = cell.metadata.get("cnnlab", {}).get("mutates", {})
+                for name, value in list(namespace.items()):
+                    if isinstance(value, types.FunctionType) and before.get(name) is not value:
+                        namespace[name] = wrap(name, value, tuple(mutates.get(name, ())))
     return results
 
 

@@ -94,9 +94,15 @@ def test_graded_cells_carry_complete_nbgrader_metadata(path):
         assert (BEGIN_SOLUTION in text and END_SOLUTION in text) == (_kind(cell) == "answer"), \
             f"{where}: answer cells, and only they, hold {BEGIN_SOLUTION} ... {END_SOLUTION}"
         assert (END_HIDDEN in text) <= (_kind(cell) == "test"), f"{where}: hidden tests belong in test cells"
-        side = cell.metadata.get("cnnlab")
-        assert side in (None, {"side": "student"}) and (side is None or _kind(cell) == "setup"), \
-            f"{where}: only a set-up cell may be a student-side helper, as cnnlab: {{'side': 'student'}}"
+        cnnlab = cell.metadata.get("cnnlab")
+        if _kind(cell) == "setup":
+            assert cnnlab in (None, {"side": "student"}, {"side": "judge"}), \
+                f"{where}: a set-up cell's cnnlab metadata is {{'side': 'student'}} or {{'side': 'judge'}}, not {cnnlab}"
+        elif _kind(cell) == "answer":
+            assert cnnlab is None or set(cnnlab) <= {"off_limits", "mutates"}, \
+                f"{where}: an answer cell's cnnlab metadata holds only 'off_limits' and 'mutates', not {cnnlab}"
+        else:
+            assert cnnlab is None, f"{where}: only set-up and answer cells carry cnnlab metadata"
     assert len(grade_ids) == len(set(grade_ids)), f"{path.name}: grade_ids repeat: {grade_ids}"
     assert any(_kind(c) == "test" for c in nb.cells) and any(_kind(c) == "answer" for c in nb.cells)
 
