@@ -202,3 +202,12 @@ def zeroing_backward(name, function, bound, mutates):
     for value in bound.arguments.values():
         scribble(value)
     return _zeros_like(result)
+
+
+def points_lost(path, results: dict[str, str | None]) -> dict[str, float]:
+    """The test cells that failed in ``results`` (from :func:`run_cells` on ``path``), each with
+    the points it is worth."""
+    nb = nbformat.read(Path(path), as_version=4)
+    points = {_nbgrader(c)["grade_id"]: float(_nbgrader(c)["points"]) for c in nb.cells
+              if _nbgrader(c).get("grade") and not _nbgrader(c).get("solution")}
+    return {cell: points[cell] for cell, error in results.items() if error is not None}
