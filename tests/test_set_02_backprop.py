@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import REPO
-from tests.setlib import run_cells
+from tests.setlib import points_lost, run_cells
 
 NAME = "02_backprop.ipynb"
 SOLUTION = REPO / "solutions" / NAME
@@ -29,7 +29,8 @@ MISTAKES = {
                                   "test_affine_backward"),
     "dw transposed": ("affine_backward", "x.reshape(x.shape[0], -1).T @ dout", "dout.T @ x.reshape(x.shape[0], -1)",
                       "test_affine_backward"),
-    "relu passes the gradient where x == 0": ("relu", "dout * (x > 0)", "dout * (x >= 0)", "test_relu"),
+    "relu passes the gradient where x == 0": ("relu", "dout * (x > 0)", "dout * (x >= 0)",
+                                              "test_relu_derivative_at_zero"),
     "relu backward clips dout instead of masking by x": ("relu", "dout * (x > 0)", "np.maximum(dout, 0)", "test_relu"),
     "relu backward multiplies by x": ("relu", "dout * (x > 0)", "dout * x", "test_relu"),
     "softmax loss not averaged over N": ("softmax_loss", ".sum() / N", ".sum()", "test_softmax_loss"),
@@ -60,3 +61,14 @@ def test_planted_mistake_loses_points(mistake):
     cell, old, new, failing_test = MISTAKES[mistake]
     errors = run_cells(SOLUTION, edits={cell: (old, new)})
     assert errors[failing_test] is not None, f"{mistake!r} passes {failing_test}: make the tests stronger"
+
+
+def test_relus_derivative_at_0_taken_as_1_costs_only_that_point():
+    edits = {"relu": ("dout * (x > 0)", "dout * (x >= 0)")}
+    assert points_lost(SOLUTION, run_cells(SOLUTION, edits=edits)) == {"test_relu_derivative_at_zero": 1.0}
+
+
+def test_an_affine_forward_bug_does_not_cost_the_backward_test():
+    """The backward test hands affine_backward the documented cache (x, w, b), not the forward's."""
+    lost = points_lost(SOLUTION, run_cells(SOLUTION, edits={"affine_forward": ("@ w + b", "@ w - b")}))
+    assert "test_affine_forward" in lost and "test_affine_backward" not in lost, lost

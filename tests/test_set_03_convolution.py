@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.setlib import run_cells
+from tests.setlib import points_lost, run_cells
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -59,7 +59,7 @@ MISTAKES = {
         "conv_forward_naive",
         "h_out = output_size(height, fh, stride, pad)\n    w_out = output_size(width, fw, stride, pad)",
         "h_out = (height - fh + 2 * pad) // stride + 1\n    w_out = (width - fw + 2 * pad) // stride + 1",
-        "test_conv_forward_naive"),
+        "test_conv_forward_stride_error"),
     "backward returns the padded dx": (
         "conv_backward_naive", "dx = dx_pad[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]", "dx = dx_pad",
         "test_conv_backward_dx"),
@@ -113,3 +113,79 @@ def test_planted_mistake_loses_points(name):
     answer_cell, old, new, failing_cell = MISTAKES[name]
     results = run_cells(SOLUTION, edits={answer_cell: (old, new)})
     assert results[failing_cell] is not None, f"{name!r} passes {failing_cell}: make that test stronger"
+
+
+# A mistake in one part costs that part only: name: (answer cell, text, mistaken text, {test cell: points lost}).
+ONLY_ITS_OWN_POINTS = {
+    "forward floors a stride that does not fit (misses the convention only)": (
+        "conv_forward_naive",
+        "h_out = output_size(height, fh, stride, pad)\n    w_out = output_size(width, fw, stride, pad)",
+        "h_out = (height - fh + 2 * pad) // stride + 1\n    w_out = (width - fw + 2 * pad) // stride + 1",
+        {"test_conv_forward_stride_error": 1.0}),
+    "forward flips the filter (the backward tests use their own cache)": (
+        "conv_forward_naive", "np.tensordot(window, w,", "np.tensordot(window, w[:, :, ::-1, ::-1],",
+        {"test_conv_forward_naive": 2.0}),
+}
+
+
+@pytest.mark.parametrize("name", ONLY_ITS_OWN_POINTS)
+def test_a_mistake_costs_only_the_points_of_its_part(name):
+    answer_cell, old, new, lost = ONLY_ITS_OWN_POINTS[name]
+    assert points_lost(SOLUTION, run_cells(SOLUTION, edits={answer_cell: (old, new)})) == lost
+
+
+# Independent correct implementations in cs231n's style, and the points each keeps (of 16).
+CS231N_FORWARD = """
+from collections import namedtuple
+
+ConvCache = namedtuple("ConvCache", "x w b conv_param")
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    assert (H + 2 * pad - HH) % stride == 0, "the filter does not tile the height"
+    assert (W + 2 * pad - WW) % stride == 0, "the filter does not tile the width"
+    H_out, W_out = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")
+    out = np.zeros((N, F, H_out, W_out))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    patch = x_padded[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    out[n, f, i, j] = np.sum(patch * w[f]) + b[f]
+    return out, ConvCache(x, w, b, conv_param)
+"""
+CS231N_BACKWARD = """
+def conv_backward_naive(dout, cache):
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, F, H_out, W_out = dout.shape
+    HH, WW = w.shape[2:]
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")
+    dx_padded, dw, db = np.zeros_like(x_padded), np.zeros_like(w), np.zeros_like(b)
+    for n in range(N):
+        for f in range(F):
+            db[f] += dout[n, f].sum()
+            for i in range(H_out):
+                for j in range(W_out):
+                    rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+                    dw[f] += x_padded[n, :, rows, cols] * dout[n, f, i, j]
+                    dx_padded[n, :, rows, cols] += w[f] * dout[n, f, i, j]
+    return dx_padded[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], dw, db
+"""
+FAIR = {
+    "an assert instead of the ValueError, a namedtuple cache": (
+        {"conv_forward_naive": CS231N_FORWARD}, {"test_conv_forward_stride_error": 1.0}),
+    "a cs231n backward unpacking the documented cache": ({"conv_backward_naive": CS231N_BACKWARD}, {}),
+    "both together": ({"conv_forward_naive": CS231N_FORWARD, "conv_backward_naive": CS231N_BACKWARD},
+                      {"test_conv_forward_stride_error": 1.0}),
+}
+
+
+@pytest.mark.parametrize("name", FAIR)
+def test_correct_cs231n_style_code_keeps_its_points(name):
+    answers, lost = FAIR[name]
+    assert points_lost(SOLUTION, run_cells(SOLUTION, answers=answers)) == lost

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import REPO
-from tests.setlib import run_cells
+from tests.setlib import points_lost, run_cells
 
 NAME = "06_alexnet_dropout.ipynb"
 SOLUTION = REPO / "solutions" / NAME
@@ -18,9 +18,10 @@ TEST_MODE = 'elif mode == "test":\n        out = x\n'
 MISTAKES = {
     "inverted dropout without the 1/p scale": ("dropout_forward", MASK, "(rng.random(x.shape) < p) * 1.0",
                                                "test_dropout_forward"),
-    "scaled by 1/(1 - p)": ("dropout_forward", MASK, "(rng.random(x.shape) < p) / (1 - p)", "test_dropout_forward"),
+    "scaled by 1/(1 - p)": ("dropout_forward", MASK, "(rng.random(x.shape) < p) / (1 - p)",
+                            "test_dropout_keep_probability"),
     "p taken as the drop probability": ("dropout_forward", MASK, "(rng.random(x.shape) >= p) / p",
-                                        "test_dropout_forward"),
+                                        "test_dropout_keep_probability"),
     "dropout active in test mode": ("dropout_forward", TEST_MODE,
                                     TEST_MODE.replace("out = x", "out = x * (np.random.default_rng().random(x.shape) < p) / p"),
                                     "test_dropout_forward"),
@@ -50,3 +51,9 @@ def test_planted_mistake_loses_points(mistake):
     cell, old, new, failing_test = MISTAKES[mistake]
     errors = run_cells(SOLUTION, edits={cell: (old, new)})
     assert errors[failing_test] is not None, f"{mistake!r} passes {failing_test}: make the tests stronger"
+
+
+def test_p_taken_as_the_drop_probability_costs_only_that_point():
+    """A correct inverted dropout whose p drops units (torch's reading) keeps the computation's points."""
+    edits = {"dropout_forward": (MASK, "(rng.random(x.shape) >= p) / (1 - p)")}
+    assert points_lost(SOLUTION, run_cells(SOLUTION, edits=edits)) == {"test_dropout_keep_probability": 1.0}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.setlib import run_cells
+from tests.setlib import points_lost, run_cells
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -98,3 +98,60 @@ def test_planted_mistake_loses_points(name):
     answer_cell, old, new, failing_cell = MISTAKES[name]
     results = run_cells(SOLUTION, edits={answer_cell: (old, new)})
     assert results[failing_cell] is not None, f"{name!r} passes {failing_cell}: make that test stronger"
+
+
+def test_an_unknown_mode_treated_as_test_mode_costs_only_that_point():
+    edits = {"batchnorm_forward": ('elif mode == "test":', "elif True:")}
+    assert points_lost(SOLUTION, run_cells(SOLUTION, edits=edits)) == {"test_batchnorm_mode_error": 1.0}
+
+
+# An independent correct implementation in cs231n's style: bn_param also holds a dtype (not an array
+# or a number), the cache is a namedtuple read by attribute. It keeps all 14 points.
+CS231N_FORWARD = """
+from collections import namedtuple
+
+BatchNormCache = namedtuple("BatchNormCache", "x_hat gamma std")
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mode = bn_param["mode"]
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    N, D = x.shape
+    dtype = bn_param.setdefault("dtype", x.dtype)
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=dtype))
+    if mode == "train":
+        sample_mean, sample_var = x.mean(axis=0), x.var(axis=0)
+        std = np.sqrt(sample_var + eps)
+        x_hat = (x - sample_mean) / std
+        running_mean = momentum * running_mean + (1 - momentum) * sample_mean
+        running_var = momentum * running_var + (1 - momentum) * sample_var
+    elif mode == "test":
+        std = np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) / std
+    else:
+        raise ValueError('Invalid forward batchnorm mode "%s"' % mode)
+    bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
+    return gamma * x_hat + beta, BatchNormCache(x_hat, gamma, std)
+"""
+CS231N_BACKWARD = """
+def batchnorm_backward(dout, cache):
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(dout * cache.x_hat, axis=0)
+    dx_hat = dout * cache.gamma
+    dx = (N * dx_hat - dx_hat.sum(axis=0) - cache.x_hat * np.sum(dx_hat * cache.x_hat, axis=0)) / (N * cache.std)
+    return dx, dgamma, dbeta
+"""
+
+
+def test_correct_cs231n_style_code_with_a_dtype_in_bn_param_and_a_namedtuple_cache_keeps_every_point():
+    answers = {"batchnorm_forward": CS231N_FORWARD, "batchnorm_backward": CS231N_BACKWARD}
+    assert points_lost(SOLUTION, run_cells(SOLUTION, answers=answers)) == {}
+
+
+def test_a_backward_test_names_the_forward_it_took_the_cache_from():
+    """A wrong forward fails the backward tests too (their cache is the student's), and says why."""
+    results = run_cells(SOLUTION, edits={"batchnorm_forward": ("var = x.var(axis=0)", "var = x.var(axis=0, ddof=1)")})
+    for cell in (DX, DGAMMA):
+        assert "batchnorm_forward's output is wrong" in results[cell], results[cell]
