@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import datetime
 import hashlib
 import importlib
 import io
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cnnlab.grading import judge, restore
+from cnnlab.grading import intake, judge, restore
 from cnnlab.grading.sandbox import Worker
 from cnnlab.grading.sheet import CellResult, GradeReport
 
@@ -91,14 +92,16 @@ def prepare(solution) -> Prepared:
 
 
 def student_name(submission: Path, solution: Path) -> str:
-    """The submission's folder name when it has the source's file name, else its stem."""
-    submission = submission.resolve()
-    return submission.parent.name if submission.name == solution.name else submission.stem
+    """The submission's folder name when it has the source's file name, else its stem,
+    from the path as given (never the target of a link; see ``intake``)."""
+    return intake.student_from_path(submission, Path(solution).name)
 
 
-def digest_of(prepared: Prepared, submission: Path) -> str:
-    """A hash of the source and submission bytes (the re-run skip key)."""
-    return hashlib.sha256(f"{prepared.digest}:".encode() + submission.read_bytes()).hexdigest()[:32]
+def digest_of(prepared: Prepared, submission: bytes | Path) -> str:
+    """A hash of the source and the submission's bytes (the re-run skip key); a path is
+    read with ``intake.read_submission``."""
+    data = submission if isinstance(submission, bytes) else intake.read_submission(submission)
+    return hashlib.sha256(f"{prepared.digest}:".encode() + data).hexdigest()[:32]
 
 
 def _run(prepared, path, program, options, include_hidden, whole_folder):
@@ -120,20 +123,72 @@ def _run(prepared, path, program, options, include_hidden, whole_folder):
     return outcomes, problems, errors
 
 
+def utc_now() -> str:
+    """The current time as UTC ISO-8601 to the second, as the sheet writes it."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_title(cells) -> str:
+    """The first Markdown heading of the source notebook's cells, without its ``#``s."""
+    for cell in cells:
+        if cell.kind == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#") and line.lstrip("#").strip():
+                    return line.lstrip("#").strip()
+    return ""
+
+
+def _test_status(outcome) -> str:
+    status = getattr(outcome, "status", "")  # judge.Outcome's own, where the judge sets it
+    if status:
+        return status
+    if outcome.points >= outcome.max_points:
+        return "passed"
+    if outcome.message.startswith("not run"):
+        return "not run"
+    return "hidden failed" if outcome.hidden else "failed"
+
+
+def in_source_order(prepared: Prepared, results: list[CellResult]) -> list[CellResult]:
+    """``results`` plus one ``manual`` entry per manually graded answer cell (an answer
+    cell with points, nbgrader's ``solution`` and ``grade``: 0 until an override), in the
+    order of the source's cells."""
+    manual = [CellResult(c.grade_id, 0.0, c.points, "graded by hand", "manual")
+              for c in prepared.cells if c.role == "answer" and c.points > 0]
+    order = {c.grade_id: index for index, c in enumerate(prepared.cells)}
+    return sorted(results + manual, key=lambda r: order.get(r.grade_id, len(order)))
+
+
+def unreadable(prepared: Prepared, submission: intake.Submission, reason: str,
+               started: float | None = None, digest: str = "") -> GradeReport:
+    """The report of a submission that could not be read: every test ``not run``, status
+    ``unreadable: <reason>``."""
+    tests = [CellResult(c.grade_id, 0.0, c.points, reason, "not run") for c in prepared.cells if c.role == "test"]
+    seconds = 0.0 if started is None else time.monotonic() - started
+    return GradeReport(submission.student, prepared.path.name, in_source_order(prepared, tests),
+                       f"unreadable: {reason}", digest, graded_at=utc_now(), seconds=seconds,
+                       submitted_at=submission.submitted_at, submission=str(submission.path),
+                       title=set_title(prepared.cells))
+
+
 def grade_one(prepared: Prepared, submission, options: Options = Options(), student: str | None = None) -> GradeReport:
-    """Grade one submission in this process; never raises for anything the submission does."""
-    path = Path(submission)
-    student = student or student_name(path, prepared.path)
-    tests = [c for c in prepared.cells if c.role == "test"]
-    report = GradeReport(student, prepared.path.name)
+    """Grade one submission (an ``intake.Submission``, or a path) in this process; never
+    raises for anything the submission does. Its bytes are read once, with
+    ``intake.read_submission``, unless the Submission already holds them."""
+    started = time.monotonic()
+    if not isinstance(submission, intake.Submission):
+        submission = intake.Submission(Path(submission), student or student_name(Path(submission), prepared.path))
+    elif student:
+        submission = replace(submission, student=student)
+    path = submission.path
+    report = GradeReport(submission.student, prepared.path.name, submitted_at=submission.submitted_at,
+                         submission=str(path), title=set_title(prepared.cells))
     try:
-        report.digest = digest_of(prepared, path)
-        cells = restore.parse_notebook(path.read_bytes())
-    except (OSError, restore.Unreadable) as err:
-        reason = str(err) if isinstance(err, restore.Unreadable) else f"the notebook could not be read ({err})"
-        report.tests = [CellResult(c.grade_id, 0.0, c.points, reason) for c in tests]
-        report.status = "unreadable"
-        return report
+        data = submission.data if submission.data is not None else intake.read_submission(path)
+        report.digest = digest_of(prepared, data)
+        cells = restore.parse_notebook(intake.as_version_4(data))
+    except restore.Unreadable as err:
+        return unreadable(prepared, submission, str(err), started, report.digest)
     program, edited = restore.student_program(prepared.cells, cells)
     whole_folder = path.name == prepared.path.name
     outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder)
@@ -144,10 +199,12 @@ def grade_one(prepared: Prepared, submission, options: Options = Options(), stud
             if o.tainted:
                 message = clean_messages.get(o.grade_id, "passed")
                 o.message = message if message != "passed" else "failed after a hidden test had run"
-    report.tests = [CellResult(o.grade_id, o.points, o.max_points, o.message) for o in outcomes]
-    report.notes = [f"`{label}` raised {kind}: {message[:300]}" for label, kind, message in errors[:20]]
+    report.tests = in_source_order(prepared, [CellResult(o.grade_id, o.points, o.max_points, o.message,
+                                                          _test_status(o)) for o in outcomes])
+    report.notes = [f"{label} raised {kind}: {message[:300]}" for label, kind, message in errors[:20]]
     status = problems + (["test cell edited: " + ", ".join(edited)] if edited else [])
     report.status = "; ".join(status) or "ok"
+    report.graded_at, report.seconds = utc_now(), time.monotonic() - started
     return report
 
 
