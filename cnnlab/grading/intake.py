@@ -128,7 +128,7 @@ def parse_timestamp(text: str) -> str:
     text = text.strip()
     parts = text.split(" ")
     try:
-        if len(parts) == 3 and not parts[2][:1].isdigit():
+        if len(parts) == 3 and parts[2][:1].isalpha():  # a zone name (nbgrader's %Z)
             zone = dateutil.tz.gettz(parts[2]) if parts[2] not in ("UTC", "Z", "GMT") else datetime.timezone.utc
             if zone is None:
                 raise ValueError(f"unknown time zone {parts[2]!r}")
