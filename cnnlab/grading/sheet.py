@@ -268,12 +268,13 @@ def write_grades(reports: list[GradeReport], csv_path, feedback_dir=None) -> Non
 def safe_component(name) -> str:
     """``name`` as one safe path component: no ``/``, NUL, control or undecodable
     characters, never ``.``/``..`` or hidden; a name that had to change gets a short hash
-    of the original, so two different names never share a folder."""
-    original = str(name)
-    text = re.sub(r"[^\w.,+=@~ -]", "_", safe_text(original, multiline=False).replace("\\", "_")).strip()
+    of the name as the sheet stores it (:func:`safe_text`), so two students of the sheet
+    never share a folder and the sheet's name alone finds the folder again."""
+    original = safe_text(name, multiline=False)  # the name as the sheet stores it
+    text = re.sub(r"[^\w.,+=@~ -]", "_", original.replace("\\", "_")).strip()
     text = text.lstrip(".") or "_"
     if text != original:
-        digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        digest = hashlib.sha256(original.encode("utf-8")).hexdigest()[:8]
         text = f"{text[:80]}-{digest}"
     return text[:120]
 
