@@ -55,6 +55,12 @@ def _exercise_raising(message_code: str):
     return nb
 
 
+def _with_cell(code):
+    nb = _solution()
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    return nb
+
+
 def _bytes(nb) -> bytes:
     return nbformat.writes(nb).encode()
 
@@ -75,6 +81,8 @@ CASES = {
     b"nbformat3": (nbformat.writes(nbformat.convert(_solution(), 3)).encode(), FULL, "ok", "nbformat3"),
     b"huge": ("huge", 0, f"unreadable: the notebook is {2**30} bytes (at most {MAX_NOTEBOOK_BYTES})", "huge"),
 }
+PRINTER = "print('HELLO-' + 'FROM-STUDENT')\nprint('x' * 100_000)\nimport sys\nsys.stderr.write('to stderr')\n1 / 0"
+CASES[b"printer"] = (_bytes(_with_cell(PRINTER)), FULL, "ok", "printer")
 DOTS = "..."  # a file ...ipynb beside the folders: the student ".." whose feedback must stay inside
 
 
@@ -197,12 +205,27 @@ def test_markdown_and_html_from_messages_are_not_rendered(batch):
     assert not re.search(r"<(script|img|a|em)\b", html) and html.count("<strong>") == 1, html
 
 
+def test_the_review_copy_keeps_what_the_students_cells_printed_capped(batch):
+    path = sheet.feedback_path(batch["feedback"], "printer", SOLUTION.name, ".executed.ipynb")
+    copy = nbformat.read(path, as_version=4)
+    nbformat.validate(copy)
+    submitted = nbformat.read(batch["root"] / "printer" / SOLUTION.name, as_version=4)
+    assert [c.source for c in copy.cells] == [c.source for c in submitted.cells]
+    last = copy.cells[-1]
+    [stream, error] = last.outputs
+    assert stream.text.startswith("HELLO-FROM-STUDENT\nxxx") and len(stream.text) == 10_000
+    assert error.ename == "ZeroDivisionError"
+    tests = [ours for ours, theirs in zip(copy.cells, submitted.cells)
+             if theirs.metadata.get("nbgrader", {}).get("grade")]
+    assert tests and all(not c.outputs for c in tests), "test cells never ran in the sandbox"
+
+
 def test_nothing_is_written_outside_out_and_feedback(batch):
     assert batch["after"] == batch["before"]
     assert batch["around_after"] == batch["around"]
     for path in batch["feedback"].rglob("*"):
         assert Path(os.path.abspath(path)).is_relative_to(batch["feedback"])
-        assert path.is_dir() or path.suffix == ".md"
+        assert path.is_dir() or path.suffix in (".md", ".ipynb")
 
 
 def test_two_submissions_of_one_student_are_refused_before_grading(batch, tmp_path):

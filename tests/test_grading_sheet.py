@@ -177,8 +177,8 @@ def test_only_regular_files_within_the_cap_are_read(tmp_path):
     huge = tmp_path / "huge.ipynb"
     with huge.open("wb") as handle:  # sparse: 1 GiB that costs nothing, refused before any read
         handle.truncate(2**30)
-    expected = {link: "symbolic link", fifo: "FIFO", Path("/dev/null"): "character device",
-                tmp_path: "folder", huge: f"at most {MAX_NOTEBOOK_BYTES}", tmp_path / "none.ipynb": "could not be opened"}
+    expected = {link: "symbolic link", fifo: "FIFO", Path("/dev/null"): "character device", tmp_path: "folder",
+                huge: f"at most {MAX_NOTEBOOK_BYTES}", tmp_path / "none.ipynb": "could not be opened"}
     for path, words in expected.items():
         with pytest.raises(Unreadable, match=words):
             intake.read_submission(path)
@@ -354,3 +354,36 @@ def test_a_feedback_file_that_cannot_be_written_is_the_graders_error_of_that_row
     assert rows["amy"]["status"].startswith("grader error: the feedback file could not be written")
     assert rows["bo"]["status"].startswith("unreadable") and (feedback / "bo" / "tiny.md").is_file()
     assert batch.grader_failed(reports)
+
+
+# ----------------------------------------------------------------------------- the review copy
+
+
+def test_the_workers_outputs_are_rechecked_whatever_it_claims():
+    from cnnlab.grading import review
+
+    raw = [["a", "x" * (review.TEXT_CHARS + 5)], ["b", 3], "garbage", ["c"], [["d"], "t"], ["e" * 999, "ok"]]
+    outputs = review.bounded_outputs(raw)
+    assert outputs == {"a": "x" * review.TEXT_CHARS, "e" * review.LABEL_CHARS: "ok"}
+    flood = [[f"cell {i}", "y" * review.TEXT_CHARS] for i in range(1000)]
+    assert sum(map(len, review.bounded_outputs(flood).values())) == review.NOTEBOOK_CHARS
+    assert review.bounded_outputs({"not": "a list"}) == {} and review.bounded_outputs(None) == {}
+
+
+def test_the_review_copy_puts_outputs_under_the_cells_that_ran_and_stays_valid(tmp_path):
+    from cnnlab.grading import restore, review
+
+    source = tmp_path / "tiny.ipynb"
+    _tiny_source(source)
+    nb = nbformat.read(source, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("print('mine \ud800 \x1b[31m')"))
+    data = json.dumps(nb).encode("utf-8", "surrogatepass")
+    cells = restore.parse_notebook(data)
+    text = review.executed_copy(restore.load_source(source), cells, {"cell 4": "mine \ud800 \x1b[31m\n"},
+                                [["answer", "ValueError", "bad <b>"]])
+    text.encode("utf-8")  # nothing unencodable
+    copy = nbformat.reads(text, as_version=4)
+    nbformat.validate(copy)
+    assert [c.cell_type for c in copy.cells] == ["markdown", "code", "code", "code"]
+    assert copy.cells[1].outputs[0].ename == "ValueError" and copy.cells[2].outputs == []
+    assert copy.cells[3].outputs[0].text == "mine \ufffd \\x1b[31m\n"

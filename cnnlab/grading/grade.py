@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cnnlab.grading import intake, judge, restore
+from cnnlab.grading import intake, judge, restore, review
 from cnnlab.grading.sandbox import Worker
 from cnnlab.grading.sheet import CellResult, GradeReport
 
@@ -104,8 +104,9 @@ def digest_of(prepared: Prepared, submission: bytes | Path) -> str:
     return hashlib.sha256(f"{prepared.digest}:".encode() + data).hexdigest()[:32]
 
 
-def _run(prepared, path, program, options, include_hidden, whole_folder):
-    """One sandboxed session: returns (outcomes, problems, cell errors)."""
+def _run(prepared, path, program, options, include_hidden, whole_folder, printed: dict | None = None):
+    """One sandboxed session: returns (outcomes, problems, cell errors); ``printed``, if
+    given, receives what each cell printed (``review.bounded_outputs``)."""
     worker = Worker(path, whole_folder=whole_folder, sandbox=options.sandbox,
                     max_memory=options.max_memory, max_seconds=options.max_time)
     started = time.monotonic()
@@ -114,6 +115,8 @@ def _run(prepared, path, program, options, include_hidden, whole_folder):
     try:
         with contextlib.suppress(judge.WorkerLost):
             errors = session.start(program)
+        if printed is not None:
+            printed.update(review.bounded_outputs(session.outputs))
         outcomes = judge.run_tests(prepared.cells, prepared.base, session, options.timeout, include_hidden)
     finally:
         worker.kill()
@@ -191,7 +194,9 @@ def grade_one(prepared: Prepared, submission, options: Options = Options(), stud
         return unreadable(prepared, submission, str(err), started, report.digest)
     program, edited = restore.student_program(prepared.cells, cells)
     whole_folder = path.name == prepared.path.name
-    outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder)
+    printed = {}
+    outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder, printed)
+    report.executed = review.executed_copy(prepared.cells, cells, printed, errors)
     if any(o.tainted for o in outcomes):
         clean, _, _ = _run(prepared, path, program, options, False, whole_folder)
         clean_messages = {o.grade_id: o.message for o in clean}

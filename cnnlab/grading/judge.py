@@ -50,6 +50,7 @@ class Session:
         self.lost: str | None = None
         self.memory = False  # the student's code reported a MemoryError
         self.cell_deadline = deadline
+        self.outputs = None  # the ready reply's "outputs", untrusted (review.bounded_outputs reads them)
 
     def _exchange(self, message: dict | None, deadline: float) -> dict:
         if self.lost:
@@ -73,6 +74,7 @@ class Session:
         if reply.get("ready") is not True or not isinstance(errors, list):
             self.lost = "kernel died"
             raise WorkerLost(self.lost)
+        self.outputs = reply.get("outputs")
         return [[str(part)[:300] for part in e] for e in errors[:50] if isinstance(e, list) and len(e) == 3]
 
     def request(self, message: dict) -> dict:

@@ -116,6 +116,7 @@ class GradeReport:
     submitted_at: str = ""     # UTC ISO-8601 or empty
     submission: str = ""       # the path as given on the command line
     title: str = ""            # the set's title (first Markdown heading of the source)
+    executed: str = ""         # the review copy (review.executed_copy), nbformat-4 JSON; not in the sheet
 
     @property
     def score(self) -> float:
@@ -290,10 +291,13 @@ def feedback_path(feedback_dir, student: str, notebook: str, suffix: str = ".md"
 
 
 def write_feedback(report: GradeReport, feedback_dir) -> Path:
-    """Write ``report``'s feedback atomically; return where."""
+    """Write ``report``'s feedback atomically, and its review copy (if any) beside it as
+    ``<notebook stem>.executed.ipynb``; return where the feedback went."""
     path = feedback_path(feedback_dir, report.student, report.notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.realpath(path.parent.parent) != os.path.realpath(feedback_dir):
+    if os.path.dirname(os.path.realpath(path.parent)) != os.path.realpath(feedback_dir):
         raise ValueError(f"{path.parent} is not a folder inside {feedback_dir}")
     write_text_atomically(path, report.feedback())
+    if report.executed:
+        write_text_atomically(path.with_name(f"{path.stem}.executed.ipynb"), report.executed)
     return path

@@ -2,8 +2,8 @@
 
 It reads one message ``{"cells": [[label, code], ...]}`` from its stdin, runs the cells
 in order in one namespace (errors are recorded and the next cell runs), answers
-``{"ready": true, "errors": [[label, type, message], ...]}``, then serves requests
-until its stdin closes:
+``{"ready": true, "errors": [[label, type, message], ...], "outputs": [[label, text], ...]}``,
+then serves requests until its stdin closes:
 
 - ``{"op": "get", "name": N}`` -> ``{"kind": "data", "value": V}`` (plain data, see
   ``wire``), ``{"kind": "callable"}``, ``{"kind": "missing"}`` or
@@ -13,9 +13,11 @@ until its stdin closes:
   copied back so in-place updates are seen), ``{"kind": "raise", "type": T, "message": M}``
   or ``{"kind": "refused", "type": T}``.
 
-The student's own output goes nowhere: stdin, stdout and stderr are replaced by
-``/dev/null`` and the protocol uses private copies of the pipes. Everything here can
-be subverted by the student's code; the judge trusts none of it.
+The student's own output never reaches the protocol: stdin, stdout and stderr are
+replaced by ``/dev/null`` and the protocol uses private copies of the pipes; what a
+cell prints through ``sys.stdout``/``sys.stderr`` is kept (bounded) and sent back in the
+ready reply's ``outputs``, for the instructor's review copy. Everything here can be
+subverted by the student's code; the judge trusts none of it.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import numpy as np
 from cnnlab.grading import wire
 
 MESSAGE_CHARS = 2000
+OUTPUT_CHARS = 10_000  # of one cell's printed output, kept for the instructor's review copy
 
 
 def _private_pipes() -> tuple[int, int]:
@@ -58,14 +61,40 @@ def _compiled(code: str, label: str, namespace: dict):
         return compile(transformed, f"<{label}>", "exec")
 
 
-def run_cells(cells, namespace: dict) -> list[list[str]]:
-    """Execute ``(label, code)`` cells; return ``[label, error type, message]`` per failure."""
+class _CellOutput:
+    """Stands in for ``sys.stdout``/``sys.stderr`` during one cell: keeps the first
+    ``OUTPUT_CHARS`` characters written, drops the rest."""
+
+    def __init__(self):
+        self.parts, self.room = [], OUTPUT_CHARS
+
+    def write(self, text) -> int:
+        text = str(text)
+        if self.room > 0:
+            self.parts.append(text[:self.room])
+            self.room -= len(self.parts[-1])
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def run_cells(cells, namespace: dict, outputs: list | None = None) -> list[list[str]]:
+    """Execute ``(label, code)`` cells; return ``[label, error type, message]`` per failure.
+    With ``outputs``, append ``[label, text]`` for each cell that printed (what Python code
+    wrote to ``sys.stdout``/``sys.stderr``, at most ``OUTPUT_CHARS`` per cell)."""
     errors = []
     for label, code in cells:
+        captured, streams = _CellOutput(), (sys.stdout, sys.stderr)
+        sys.stdout = sys.stderr = captured
         try:
             exec(_compiled(code, label, namespace), namespace)
         except BaseException as err:  # the student's SystemExit or KeyboardInterrupt too
             errors.append([label, type(err).__name__, str(err)[:MESSAGE_CHARS]])
+        finally:
+            sys.stdout, sys.stderr = streams
+        if outputs is not None and captured.parts:
+            outputs.append([label, "".join(captured.parts)])
     return errors
 
 
@@ -109,7 +138,9 @@ def main() -> None:
     fd_in, fd_out = _private_pipes()
     cells = wire.receive(fd_in).get("cells", [])
     namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}  # IPython's, muted
-    wire.send(fd_out, {"ready": True, "errors": run_cells(cells, namespace)})
+    outputs = []
+    errors = run_cells(cells, namespace, outputs)
+    wire.send(fd_out, {"ready": True, "errors": errors, "outputs": outputs})
     while True:
         try:
             request = wire.receive(fd_in)
