@@ -77,7 +77,7 @@ def _exercises(args) -> int:
 
 
 def _grade(args) -> int:
-    from .grading import batch, grade, intake, sandbox
+    from .grading import batch, grade, intake, sandbox, sheet
 
     try:
         max_memory = grade.parse_size(args.max_memory)
@@ -101,7 +101,7 @@ def _grade(args) -> int:
         print(f"cnnlab grade: {err}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as err:  # the grader's own failure: a broken source, a full disk
-        print(f"cnnlab grade: {err}", file=sys.stderr)
+        print(f"cnnlab grade: {sheet.terminal_text(err)}", file=sys.stderr)
         return 1
     print(batch.summary(reports))
     print(f"grades written to {args.out}")

@@ -28,6 +28,7 @@ from cnnlab.grading import sandbox, sheet
 from cnnlab.grading.generate import make_exercise
 from cnnlab.grading.restore import MAX_NOTEBOOK_BYTES, load_source
 from tests.conftest import REPO, missing_outside_part
+from tests.test_grading_sheet import _nbgrader_submitted
 
 SOLUTION = REPO / "solutions" / "03_convolution.ipynb"
 SOURCE = load_source(SOLUTION)
@@ -240,3 +241,24 @@ def test_two_submissions_of_one_student_are_refused_before_grading(batch, tmp_pa
     assert result.returncode == 2, result.stdout + result.stderr
     assert str(first) in result.stderr and str(second) in result.stderr and "one student" in result.stderr
     assert not out.exists() and not (tmp_path / "fb").exists(), "nothing is graded or written"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_nbgraders_layout_is_graded_by_student_folder_with_its_timestamp(tmp_path):
+    _needs_sandbox()
+    notebook = "01_perceptron.ipynb"
+    solution = REPO / "solutions" / notebook
+    submitted = _nbgrader_submitted(tmp_path, {"ada": solution, "bob": REPO / "exercises" / notebook}, notebook)
+    out = tmp_path / "grades.csv"
+    result = subprocess.run([sys.executable, "-m", "cnnlab.cli", "grade", "--layout", "nbgrader", str(submitted),
+                             "--solution", str(solution), "--out", str(out), "--feedback", str(tmp_path / "fb")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {r["student"]: r for r in sheet.read_rows(out)}
+    full = sum(c.points for c in load_source(solution) if c.role == "test")
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"ada": full, "bob": 0}
+    for student, row in rows.items():
+        stamp = (submitted / student / "ps1" / "timestamp.txt").read_text()
+        assert row["submitted_at"] == stamp[:10] + "T" + stamp[11:19] + "Z"
+        assert row["submission"] == str(submitted / student / "ps1" / notebook)
+        assert (tmp_path / "fb" / student / "01_perceptron.md").is_file()
