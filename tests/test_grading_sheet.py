@@ -64,6 +64,8 @@ def test_an_old_six_column_sheet_is_read_and_kept_on_the_next_write(tmp_path):
     [old] = sheet.read_rows(path)
     assert old["score"] == "7" and old["tests"] == "" and old["graded_at"] == ""
     assert sheet.report_from_row(old).tests == [] and sheet.report_from_row(old).status == "ok"
+    edited = dict(old, tests='{"t": {"points": "lots", "max_points": 2}, "u": 3}', seconds="?")
+    assert sheet.report_from_row(edited).tests == [CellResult("t", 0.0, 2.0, "", "failed")]
     sheet.write_grades([_report()], path)
     rows = {r["student"]: r for r in sheet.read_rows(path)}
     assert rows["zed"]["score"] == "7" and rows["zed"]["digest"] == "abc" and rows["ada"]["score"] == "2"

@@ -21,7 +21,6 @@ import select
 import signal
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 from cnnlab.grading import intake, restore, sheet
 from cnnlab.grading.grade import (Options, Prepared, digest_of, grade_one, in_source_order, prepare, unreadable,

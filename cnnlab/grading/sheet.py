@@ -193,21 +193,30 @@ def runtime_versions() -> dict[str, str]:
     return versions
 
 
+def _number(value) -> float:
+    """``value`` as a float; 0.0 for what is not a number (a hand-edited sheet)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def report_from_row(row: dict) -> GradeReport:
     """The :class:`GradeReport` a sheet row (as :func:`read_rows` returns it) stands for;
-    ``tests`` rebuilt from its JSON (empty for an old sheet without it)."""
+    ``tests`` rebuilt from its JSON (empty for an old sheet without it; a value that is
+    not a number reads as 0)."""
     try:
         tests = json.loads(row.get("tests") or "{}")
     except ValueError:
         tests = {}
     tests = tests if isinstance(tests, dict) else {}
-    results = [CellResult(str(grade_id), float(t.get("points", 0)), float(t.get("max_points", 0)),
+    results = [CellResult(str(grade_id), _number(t.get("points")), _number(t.get("max_points")),
                           str(t.get("message", "")), str(t.get("status", "")))
                for grade_id, t in tests.items() if isinstance(t, dict)]
     seconds = row.get("seconds") or ""
     return GradeReport(row.get("student", ""), row.get("notebook", ""), results, row.get("status") or "ok",
                        row.get("digest", ""), graded_at=row.get("graded_at", ""),
-                       seconds=float(seconds) if seconds else None, submitted_at=row.get("submitted_at", ""),
+                       seconds=_number(seconds) if seconds else None, submitted_at=row.get("submitted_at", ""),
                        submission=row.get("submission", ""))
 
 
