@@ -113,7 +113,7 @@ def _exercises(args) -> int:
 
 
 def _grade(args) -> int:
-    from .grading import batch, grade, release, sandbox
+    from .grading import batch, grade, intake, release, sandbox, sheet
 
     try:
         max_memory = grade.parse_size(args.max_memory)
@@ -143,12 +143,15 @@ def _grade(args) -> int:
         print(f"cnnlab grade: {err}", file=sys.stderr)
         return 2
     versions = ", ".join(f"{name} {version}" for name, version in grade.runtime_versions().items())
-    print(f"set-up cells fit the limits" + (f" (peak {peak / 2**20:.0f} MiB)" if peak else "") + f"; {versions}")
+    print("set-up cells fit the limits" + (f" (peak {peak / 2**20:.0f} MiB)" if peak else "") + f"; {versions}")
     try:
         reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
-                                    jobs=args.jobs, force=args.force, shard=shard)
-    except (OSError, ValueError) as err:  # the grader's own failure: a broken source, a full disk
+                                    jobs=args.jobs, force=args.force, shard=shard, layout=args.layout)
+    except intake.Ambiguous as err:  # refused before anything is graded
         print(f"cnnlab grade: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as err:  # the grader's own failure: a broken source, a full disk
+        print(f"cnnlab grade: {sheet.terminal_text(err)}", file=sys.stderr)
         return 1
     print(batch.summary(reports))
     print(f"grades written to {args.out}")
@@ -230,9 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                        help="students' notebooks, e.g. submissions/*/03_convolution.ipynb; a student is "
                        "named by the notebook's folder (or by the file name if it differs from the source's)")
+    grade.add_argument("--layout", choices=["default", "nbgrader"], default="default",
+                       help="default: SUBMISSION... are notebooks; nbgrader: SUBMISSION... are nbgrader's submitted/ "
+                       "folders, holding <student>/<assignment>/<notebook named like the solution> and "
+                       "timestamp.txt (recorded as submitted_at)")
     grade.add_argument("--solution", required=True, help="the solution notebook the exercise came from")
     grade.add_argument("--out", default="grades.csv", help="CSV to merge the grades into (default grades.csv)")
-    grade.add_argument("--feedback", help="folder for one Markdown feedback file per student")
+    grade.add_argument("--feedback", help="folder for the feedback: <student>/<notebook stem>.md per student")
     grade.add_argument("--timeout", type=float, default=120, help="seconds allowed per test cell (default 120)")
     grade.add_argument("--max-time", type=float, default=300,
                        help="wall-clock seconds per submission, notebook and tests (default 300)")

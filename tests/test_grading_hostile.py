@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -266,10 +267,11 @@ def test_hidden_tests_stay_hidden_whatever_the_student_raises(batch):
     secret = _feedback(batch, "hidden_secret")  # FIRST raises "SECRET <its arguments>" past the visible calls
     first_tests = [c.grade_id for c in TESTS if any(
         not hidden and f"{FIRST}(" in code for hidden, code in split_test(c.source))]
-    for line in secret.splitlines():
-        if any(f"`{grade_id}`" in line for grade_id in first_tests):
-            assert line.endswith(f"failed: {HIDDEN_FAILED}"), secret
-        assert not ("SECRET" in line and HIDDEN_FAILED in line), secret
+    results = json.loads(batch["rows"]["hidden_secret"]["tests"])  # the sheet keeps each test's message
+    for grade_id in first_tests:
+        assert results[grade_id]["message"] == HIDDEN_FAILED, secret
+        assert results[grade_id]["status"] == "hidden failed", secret
+    assert not [r for r in results.values() if "SECRET" in r["message"] and r["status"] == "hidden failed"], results
     parts = [part for cell in TESTS for part in split_test(cell.source)]
     visible = {line.strip() for hidden, code in parts if not hidden for line in code.splitlines()}
     hidden_only = {line.strip() for hidden, code in parts if hidden for line in code.splitlines()

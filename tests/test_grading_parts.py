@@ -330,7 +330,7 @@ def test_a_judge_that_crashes_costs_only_its_own_row_and_is_the_graders_failure(
     monkeypatch.setattr(batch, "grade_one", crash_for_amy)
     reports = batch.grade_batch(paths, solution, tmp_path / "g.csv", jobs=2, log=lambda line: None)
     rows = {r["student"]: r for r in csv.DictReader((tmp_path / "g.csv").open())}
-    assert rows["amy"]["status"].startswith("grader error") and rows["bo"]["status"] == "unreadable"
+    assert rows["amy"]["status"].startswith("grader error") and rows["bo"]["status"].startswith("unreadable")
     assert batch.grader_failed(reports) and "grader error" in batch.summary(reports)
 
 # ----------------------------------------------------------------------------- issue 15: the judge's own data

@@ -25,8 +25,9 @@ and metadata, so an instructor can also use nbgrader itself.
 
 Grading runs each student's code in a bubblewrap sandbox and the tests in a trusted
 process (``grade``, ``batch``, ``sandbox``, ``worker``, ``judge``, ``wire``, ``offlimits``,
-``sheet``);
-the README's "For instructors" section states the threat model.
+``sheet``); ``intake`` decides what enters a batch (regular files only, names from the
+path as given, nbgrader's ``submitted/`` layout) and ``review`` keeps what each cell
+printed. The README's "For instructors" section states the threat model.
 """
 from cnnlab.grading.generate import generate_all, make_exercise, stale_exercises
 from cnnlab.grading.grade import grade_notebook

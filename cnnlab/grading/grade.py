@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import datetime
 import hashlib
 import importlib
 import importlib.metadata
@@ -28,10 +29,10 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cnnlab.grading import judge, offlimits, restore
+from cnnlab.grading import intake, judge, offlimits, restore, review
 from cnnlab.grading.sandbox import SandboxUnavailable, Worker, WorkerUnstarted
 from cnnlab.grading.sheet import CellResult, GradeReport
 
@@ -112,14 +113,16 @@ def prepare(solution) -> Prepared:
 
 
 def student_name(submission: Path, solution: Path) -> str:
-    """The submission's folder name when it has the source's file name, else its stem."""
-    submission = submission.resolve()
-    return submission.parent.name if submission.name == solution.name else submission.stem
+    """The submission's folder name when it has the source's file name, else its stem,
+    from the path as given (never the target of a link; see ``intake``)."""
+    return intake.student_from_path(submission, Path(solution).name)
 
 
-def digest_of(prepared: Prepared, submission: Path) -> str:
-    """A hash of the source and submission bytes (the re-run skip key)."""
-    return hashlib.sha256(f"{prepared.digest}:".encode() + submission.read_bytes()).hexdigest()[:32]
+def digest_of(prepared: Prepared, submission: bytes | Path) -> str:
+    """A hash of the source and the submission's bytes (the re-run skip key); a path is
+    read with ``intake.read_submission``."""
+    data = submission if isinstance(submission, bytes) else intake.read_submission(submission)
+    return hashlib.sha256(f"{prepared.digest}:".encode() + data).hexdigest()[:32]
 
 
 def _not_graded(prepared: Prepared, why: str) -> list:
@@ -127,12 +130,14 @@ def _not_graded(prepared: Prepared, why: str) -> list:
             for c in prepared.cells if c.role == "test"]
 
 
-def _run(prepared, path, program, options, include_hidden, whole_folder, deadline):
+def _run(prepared, path, program, options, include_hidden, whole_folder, deadline,
+         printed: dict | None = None):
     """One sandboxed session that ends by ``deadline`` (a ``time.monotonic()`` value):
     returns (outcomes, problems, cell errors). A test that runs past ``--timeout`` costs
     that test only: the worker is replaced by a fresh one that runs the program again.
     A sandbox that does not start, or a worker that dies before any student code ran, is
-    the grader's problem (``grader error: ...``); a control group's OOM kill is ``memory limit``."""
+    the grader's problem (``grader error: ...``); a control group's OOM kill is ``memory limit``.
+    ``printed``, if given, receives what each cell printed (``review.bounded_outputs``)."""
     workers, killed = [], []
 
     def new_worker():
@@ -156,6 +161,8 @@ def _run(prepared, path, program, options, include_hidden, whole_folder, deadlin
         session = judge.Session(new_worker(), deadline, options.timeout, prepared.cells)
         with contextlib.suppress(judge.WorkerLost):
             errors = session.start(program)
+        if printed is not None:
+            printed.update(review.bounded_outputs(session.outputs))
         outcomes = judge.run_tests(prepared.cells, prepared.base, session, options.timeout, include_hidden,
                                    restart, offlimits.program_findings(prepared.cells, program))
     except (OSError, SandboxUnavailable, WorkerUnstarted) as err:
@@ -227,24 +234,79 @@ def check_setup_fits(prepared: Prepared, options: Options, tries: int = 4) -> in
                           f"with --max-memory {memory // 2**20}M or more; nobody was graded.")
 
 
+def utc_now() -> str:
+    """The current time as UTC ISO-8601 to the second, as the sheet writes it."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_title(cells) -> str:
+    """The first Markdown heading of the source notebook's cells, without its ``#``s."""
+    for cell in cells:
+        if cell.kind == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#") and line.lstrip("#").strip():
+                    return line.lstrip("#").strip()
+    return ""
+
+
+def _test_status(outcome) -> str:
+    status = getattr(outcome, "status", "")  # judge.Outcome's own, where the judge sets it
+    if status:
+        return status
+    if outcome.points >= outcome.max_points:
+        return "passed"
+    if outcome.message.startswith("not run"):
+        return "not run"
+    return "hidden failed" if outcome.hidden else "failed"
+
+
+def in_source_order(prepared: Prepared, results: list[CellResult]) -> list[CellResult]:
+    """``results`` plus one ``manual`` entry per manually graded answer cell (an answer
+    cell with points, nbgrader's ``solution`` and ``grade``: 0 until an override), in the
+    order of the source's cells."""
+    present = {r.grade_id for r in results}  # the judge reports manual cells itself
+    manual = [CellResult(c.grade_id, 0.0, c.points, "graded by hand", "manual")
+              for c in prepared.cells if c.role == "manual" and c.grade_id not in present]
+    order = {c.grade_id: index for index, c in enumerate(prepared.cells)}
+    return sorted(results + manual, key=lambda r: order.get(r.grade_id, len(order)))
+
+
+def unreadable(prepared: Prepared, submission: intake.Submission, reason: str,
+               started: float | None = None, digest: str = "") -> GradeReport:
+    """The report of a submission that could not be read: every test ``not run``, status
+    ``unreadable: <reason>``."""
+    tests = [CellResult(c.grade_id, 0.0, c.points, reason, "not run") for c in prepared.cells if c.role == "test"]
+    seconds = 0.0 if started is None else time.monotonic() - started
+    return GradeReport(submission.student, prepared.path.name, in_source_order(prepared, tests),
+                       f"unreadable: {reason}", digest, graded_at=utc_now(), seconds=seconds,
+                       submitted_at=submission.submitted_at, submission=str(submission.path),
+                       title=set_title(prepared.cells))
+
+
 def grade_one(prepared: Prepared, submission, options: Options = Options(), student: str | None = None) -> GradeReport:
-    """Grade one submission in this process; never raises for anything the submission does."""
-    path, started = Path(submission), time.monotonic()
-    student = student or student_name(path, prepared.path)
-    tests = [c for c in prepared.cells if c.role == "test"]
-    report = GradeReport(student, prepared.path.name)
+    """Grade one submission (an ``intake.Submission``, or a path) in this process; never
+    raises for anything the submission does. Its bytes are read once, with
+    ``intake.read_submission``, unless the Submission already holds them."""
+    started = time.monotonic()
+    if not isinstance(submission, intake.Submission):
+        submission = intake.Submission(Path(submission), student or student_name(Path(submission), prepared.path))
+    elif student:
+        submission = replace(submission, student=student)
+    path = submission.path
+    report = GradeReport(submission.student, prepared.path.name, submitted_at=submission.submitted_at,
+                         submission=str(path), title=set_title(prepared.cells))
     try:
-        report.digest = digest_of(prepared, path)
-        cells = restore.parse_notebook(path.read_bytes())
-    except (OSError, restore.Unreadable) as err:
-        reason = str(err) if isinstance(err, restore.Unreadable) else f"the notebook could not be read ({err})"
-        report.tests = [CellResult(c.grade_id, 0.0, c.points, reason) for c in tests]
-        report.status = "unreadable"
-        return report
+        data = submission.data if submission.data is not None else intake.read_submission(path)
+        report.digest = digest_of(prepared, data)
+        cells = restore.parse_notebook(intake.as_version_4(data))
+    except restore.Unreadable as err:
+        return unreadable(prepared, submission, str(err), started, report.digest)
     program, edited = restore.student_program(prepared.cells, cells)
     whole_folder = path.name == prepared.path.name
     deadline = started + options.max_time  # the whole submission's, the visible-only rerun included
-    outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder, deadline)
+    printed = {}
+    outcomes, problems, errors = _run(prepared, path, program, options, True, whole_folder, deadline, printed)
+    report.executed = review.executed_copy(prepared.cells, cells, printed, errors)
     if any(o.tainted for o in outcomes):
         clean, _, _ = _run(prepared, path, program, options, False, whole_folder, deadline)
         clean_messages = {o.grade_id: o.message for o in clean}
@@ -253,10 +315,12 @@ def grade_one(prepared: Prepared, submission, options: Options = Options(), stud
                 message = clean_messages.get(o.grade_id, "passed")
                 told = message != "passed" and not message.startswith("not run")  # the rerun may run out of time
                 o.message = message if told else "failed after a hidden test had run"
-    report.tests = [CellResult(o.grade_id, o.points, o.max_points, o.message) for o in outcomes]
-    report.notes = [f"`{label}` raised {kind}: {message[:300]}" for label, kind, message in errors[:20]]
+    report.tests = in_source_order(prepared, [CellResult(o.grade_id, o.points, o.max_points, o.message,
+                                                          _test_status(o)) for o in outcomes])
+    report.notes = [f"{label} raised {kind}: {message[:300]}" for label, kind, message in errors[:20]]
     status = problems + (["test cell edited: " + ", ".join(edited)] if edited else [])
     report.status = "; ".join(status) or "ok"
+    report.graded_at, report.seconds = utc_now(), time.monotonic() - started
     return report
 
 

@@ -75,6 +75,7 @@ class Session:
         self.memory = False  # the student's code reported a MemoryError
         self.cell_deadline = deadline
         self.evidence: list[offlimits.Finding] = []
+        self.outputs = None  # the ready reply's "outputs", untrusted (review.bounded_outputs reads them)
 
     def replace_worker(self, worker) -> None:
         """Use a fresh ``worker`` (the caller killed the old one); call :meth:`start` next."""
@@ -107,6 +108,7 @@ class Session:
         imports = reply.get("imports") if isinstance(reply.get("imports"), dict) else {}
         for label, names in list(imports.items())[:100]:
             self.evidence += offlimits.from_worker(self.source, names, cell=label)
+        self.outputs = reply.get("outputs")
         return [[str(part)[:300] for part in e] for e in errors[:50] if isinstance(e, list) and len(e) == 3]
 
     def request(self, message: dict) -> dict:

@@ -5,8 +5,9 @@ tell a sandbox that never came up from a student's crash), then reads one messag
 ``{"cells": [[label, code], ...], "watch": [dotted name, ...]}`` from its stdin, runs
 the cells in order in one namespace (errors are recorded and the next cell runs),
 answers ``{"ready": true, "errors": [[label, type, message], ...], "imports": {label:
-[dotted name, ...]}}`` (the watched names that student code imported while each cell
-ran, see :class:`ImportWatch`), then serves requests until its stdin closes:
+[dotted name, ...]}, "outputs": [[label, text], ...]}`` (the watched names that student
+code imported while each cell ran, see :class:`ImportWatch`; what each cell printed),
+then serves requests until its stdin closes:
 
 - ``{"op": "get", "name": N}`` -> ``{"kind": "data", "value": V}`` (plain data, see
   ``wire``), ``{"kind": "callable"}``, ``{"kind": "missing"}`` or
@@ -20,9 +21,11 @@ ran, see :class:`ImportWatch`), then serves requests until its stdin closes:
   entry, so one non-plain entry is named rather than losing the rest) and
   ``{"value": V}`` or ``{"refused": T}`` otherwise.
 
-The student's own output goes nowhere: stdin, stdout and stderr are replaced by
-``/dev/null`` and the protocol uses private copies of the pipes. Everything here can
-be subverted by the student's code; the judge trusts none of it.
+The student's own output never reaches the protocol: stdin, stdout and stderr are
+replaced by ``/dev/null`` and the protocol uses private copies of the pipes; what a
+cell prints through ``sys.stdout``/``sys.stderr`` is kept (bounded) and sent back in the
+ready reply's ``outputs``, for the instructor's review copy. Everything here can be
+subverted by the student's code; the judge trusts none of it.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import sys
 from cnnlab.grading import wire
 
 MESSAGE_CHARS = 2000
+OUTPUT_CHARS = 10_000  # of one cell's printed output, kept for the instructor's review copy
 
 
 def _private_pipes() -> tuple[int, int]:
@@ -103,15 +107,42 @@ class ImportWatch:
         return seen
 
 
-def run_cells(cells, namespace: dict, watch: ImportWatch | None = None) -> tuple[list[list[str]], dict]:
+class _CellOutput:
+    """Stands in for ``sys.stdout``/``sys.stderr`` during one cell: keeps the first
+    ``OUTPUT_CHARS`` characters written, drops the rest."""
+
+    def __init__(self):
+        self.parts, self.room = [], OUTPUT_CHARS
+
+    def write(self, text) -> int:
+        text = str(text)
+        if self.room > 0:
+            self.parts.append(text[:self.room])
+            self.room -= len(self.parts[-1])
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def run_cells(cells, namespace: dict, watch: ImportWatch | None = None,
+              outputs: list | None = None) -> tuple[list[list[str]], dict]:
     """Execute ``(label, code)`` cells; return ``[label, error type, message]`` per failure
-    and ``{label: [watched names imported]}`` for the cells that imported any."""
+    and ``{label: [watched names imported]}`` for the cells that imported any. With
+    ``outputs``, append ``[label, text]`` for each cell that printed (what Python code
+    wrote to ``sys.stdout``/``sys.stderr``, at most ``OUTPUT_CHARS`` per cell)."""
     errors, imports = [], {}
     for label, code in cells:
+        captured, streams = _CellOutput(), (sys.stdout, sys.stderr)
+        sys.stdout = sys.stderr = captured
         try:
             exec(_compiled(code, label, namespace), namespace)
         except BaseException as err:  # the student's SystemExit or KeyboardInterrupt too
             errors.append([label, type(err).__name__, str(err)[:MESSAGE_CHARS]])
+        finally:
+            sys.stdout, sys.stderr = streams
+        if outputs is not None and captured.parts:
+            outputs.append([label, "".join(captured.parts)])
         seen = watch.take() if watch else []
         if seen:
             imports[label] = seen
@@ -184,8 +215,9 @@ def main() -> None:
                         [label for label, _ in cells])
     watch.install()
     namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}  # IPython's, muted
-    errors, imports = run_cells(cells, namespace, watch)
-    wire.send(fd_out, {"ready": True, "errors": errors, "imports": imports})
+    outputs = []
+    errors, imports = run_cells(cells, namespace, watch, outputs)
+    wire.send(fd_out, {"ready": True, "errors": errors, "imports": imports, "outputs": outputs})
     while True:
         try:
             request = wire.receive(fd_in)
