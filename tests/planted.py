@@ -249,3 +249,41 @@ def dump(folder: Path) -> None:
     for student, cells in answers().items():
         write_submission(folder, student, cells)
     (folder / "planted.json").write_text(json.dumps(answers(), indent=1))
+
+
+SHEET_COLUMNS = ["student", "notebook", "score", "max_score", "status", "digest", "graded_at", "seconds",
+                 "submitted_at", "submission", "tests"]
+
+
+def sheet_row(student: str, notebook: str, tests: dict[str, tuple[float, float, str, str]], *, status="ok",
+              graded_at="2026-12-06T01:00:00Z", seconds=1.5, submitted_at="", submission="") -> dict:
+    """One row of the shared sheet format; ``tests``: grade_id -> (points, max, status, message)."""
+    return {"student": student, "notebook": notebook, "score": f"{sum(t[0] for t in tests.values()):g}",
+            "max_score": f"{sum(t[1] for t in tests.values()):g}", "status": status, "digest": "d" * 32,
+            "graded_at": graded_at, "seconds": f"{seconds:.1f}", "submitted_at": submitted_at,
+            "submission": submission,
+            "tests": json.dumps({g: {"points": p, "max_points": m, "status": s, "message": msg}
+                                 for g, (p, m, s, msg) in tests.items()}, separators=(",", ":"))}
+
+
+def write_sheet(path: Path, rows: list[dict], columns: list[str] = SHEET_COLUMNS) -> Path:
+    """A grade sheet as ``cnnlab grade`` writes it (cells neutralized the same way)."""
+    import csv
+
+    def cell(value: str) -> str:
+        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: cell(v) for k, v in row.items()} for row in rows)
+    return path
+
+
+PERCEPTRON_TESTS = {"test_radius_and_margin": 2.0, "test_perceptron_fit": 4.0, "test_xor": 2.0}
+
+
+def perceptron_row(student: str, failed=(), **kw) -> dict:
+    """A set-01 row where the tests in ``failed`` failed and the others passed."""
+    tests = {g: (0.0 if g in failed else m, m, "failed" if g in failed else "passed",
+                 "wrong value" if g in failed else "passed") for g, m in PERCEPTRON_TESTS.items()}
+    return sheet_row(student, SET, tests, **kw)
