@@ -96,9 +96,10 @@ def safe_folder(student: str) -> str:
 
 def write_feedback(rows: list[Adjusted], out, as_html: bool = False) -> list[Path]:
     """Write ``out/<student>/<set>.md`` (and ``.html``) for every row; return the paths."""
+    folders = [safe_folder(a.row.student) for a in rows]   # refuse before writing anything
     written = []
-    for a in rows:
-        folder = Path(out) / safe_folder(a.row.student)
+    for a, name in zip(rows, folders):
+        folder = Path(out) / name
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{a.row.set_name}.md"
         write_text_atomically(target, markdown(a))
