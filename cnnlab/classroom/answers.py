@@ -99,3 +99,9 @@ def reference_sources() -> dict[str, str]:
     return {f"cnnlab.reference.{p.stem}": p.read_text(encoding="utf-8")
             for p in sorted(REFERENCE_PACKAGE.glob("*.py")) if p.stem != "__init__"}
 
+
+
+def template_texts(source: SetSource) -> list[str]:
+    """The boilerplate to exclude: each answer cell's template and all of them joined (as
+    the students' cells are joined, so the seams between cells are template too)."""
+    return [*source.template.values(), joined(source.template, source.answer_ids)]

@@ -116,7 +116,7 @@ def _similarity(data: SetData, references: dict[str, str], threshold: float) -> 
     if not data.texts:
         return ("<h3>Answer similarity</h3><p class=muted>Not computed: give --submissions (the students' "
                 "notebooks) to compare answers.</p>")
-    template = list(data.source.template.values()) if data.source else []
+    template = answers.template_texts(data.source) if data.source else []
     pairs = similarity.similar_pairs(data.texts, template, threshold)
     refs = dict(references)
     if data.source:
