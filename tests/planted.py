@@ -12,6 +12,7 @@ docstring, as a student who fills in the stub does:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,7 +207,7 @@ def _frank() -> dict[str, str]:
     for grade_id, text in load_set_source(SOLUTION).solution.items():
         body = "\n".join(line for line in text.splitlines() if "### " not in line)
         for old, new in renames.items():
-            body = body.replace(old, new)
+            body = re.sub(rf"\b{old}\b", new, body)
         out[grade_id] = body
     return out
 

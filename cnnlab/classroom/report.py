@@ -22,6 +22,7 @@ from cnnlab.notebooks import write_text_atomically
 
 TEMPLATE = Path(__file__).with_name("report.html")
 SLOWEST = 10
+SIDE_BY_SIDE = 50   # side-by-side views per list (the most alike first); the table lists every match
 
 
 def e(value) -> str:
@@ -112,6 +113,11 @@ def _side_by_side(match: similarity.Match, text_a: str, text_b: str, template: l
             f"{column(match.a, text_a, match.a_spans)}{column(match.b, text_b, match.b_spans)}</div></details>")
 
 
+def _more(listed: int) -> str:
+    return (f"<p class=muted>Side-by-side views of the {SIDE_BY_SIDE} most alike of {listed}; the table lists "
+            "them all.</p>" if listed > SIDE_BY_SIDE else "")
+
+
 def _similarity(data: SetData, references: dict[str, str], threshold: float) -> str:
     if not data.texts:
         return ("<h3>Answer similarity</h3><p class=muted>Not computed: give --submissions (the students' "
@@ -130,7 +136,8 @@ def _similarity(data: SetData, references: dict[str, str], threshold: float) -> 
         parts.append(_table(["student A", "student B", "A found in B", "B found in A"],
                             [[e(m.a), e(m.b), f"{100 * m.a_share:.0f}%", f"{100 * m.b_share:.0f}%"] for m in pairs],
                             {2, 3}))
-        parts += [_side_by_side(m, data.texts[m.a], data.texts[m.b], template) for m in pairs]
+        parts += [_side_by_side(m, data.texts[m.a], data.texts[m.b], template) for m in pairs[:SIDE_BY_SIDE]]
+        parts.append(_more(len(pairs)))
     else:
         parts.append("<p>No pair of students above the threshold.</p>")
     parts.append("<h4>Against the course's references</h4>")
@@ -138,7 +145,8 @@ def _similarity(data: SetData, references: dict[str, str], threshold: float) -> 
         parts.append(_table(["student", "reference", "student's answer found in it", "reference found in answer"],
                             [[e(m.a), e(m.b), f"{100 * m.a_share:.0f}%", f"{100 * m.b_share:.0f}%"] for m in to_refs],
                             {2, 3}))
-        parts += [_side_by_side(m, data.texts[m.a], refs[m.b], template) for m in to_refs]
+        parts += [_side_by_side(m, data.texts[m.a], refs[m.b], template) for m in to_refs[:SIDE_BY_SIDE]]
+        parts.append(_more(len(to_refs)))
     else:
         parts.append("<p>No answer above the threshold against cnnlab.reference or the solution.</p>")
     return "".join(parts)
