@@ -174,3 +174,19 @@ def test_report_refuses_bad_input_clearly(tmp_path):
     sheet = planted.write_sheet(tmp_path / "g.csv", [planted.perceptron_row("ann")])
     result = _cnnlab("report", sheet, "--out", tmp_path / "out", "--deadline", "2026-12-01", "--late-penalty", "5/h")
     assert result.returncode == 2 and "no time zone" in result.stderr
+
+
+def test_old_sheet_and_a_glob_of_submissions(tmp_path):
+    """A six-column sheet (before per-test results were kept): tests come from the source,
+    marked not recorded; --submissions may be a glob."""
+    for student in ("alice", "bob", "carol"):
+        planted.write_submission(tmp_path / "submitted", student, planted.answers()[student])
+    sheet = planted.write_sheet(tmp_path / "old.csv", [planted.perceptron_row(s) for s in ("alice", "bob", "carol")],
+                                ["student", "notebook", "score", "max_score", "status", "digest"])
+    result = _cnnlab("report", sheet, "--out", tmp_path / "out", "--submissions",
+                     str(tmp_path / "submitted" / "*" / planted.SET), "--solutions", REPO / "solutions")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "out" / "index.html").read_text()
+    for test in planted.PERCEPTRON_TESTS:
+        assert re.search(rf"<td>{test}</td><td[^>]*>not recorded in the sheet</td>", page)
+    assert "no grading times" in page and "<td>alice</td><td>bob</td>" in page and "3 students' answer cells" in page
