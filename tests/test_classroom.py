@@ -7,11 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from cnnlab.classroom import adjust, feedback, sheets
+from cnnlab.classroom import adjust, sheets
 from tests import planted
 from tests.conftest import REPO, missing_outside_part
 
@@ -142,7 +141,8 @@ def test_feedback_names_student_and_set_with_overrides_and_late_penalty(tmp_path
 
 
 def test_feedback_refuses_a_student_name_that_is_a_path(tmp_path):
-    sheet = planted.write_sheet(tmp_path / "g.csv", [planted.perceptron_row("ann"), planted.perceptron_row("../escape")])
+    sheet = planted.write_sheet(tmp_path / "g.csv", [planted.perceptron_row("ann"),
+                                                      planted.perceptron_row("../escape")])
     result = _cnnlab("feedback", sheet, "--out", tmp_path / "fb")
     assert result.returncode == 2 and "cannot be a folder name" in result.stderr
     assert not (tmp_path / "escape").exists() and not (tmp_path / "fb").exists()   # nothing written
@@ -194,7 +194,8 @@ def test_shards_in_separate_processes_give_the_rows_of_one_run(tmp_path):
     assert whole.returncode == 0, whole.stderr
     n = 3
     procs = [subprocess.Popen([sys.executable, "-m", "cnnlab.cli", "grade", *map(str, paths), "--solution",
-                               str(planted.SOLUTION), "--shard", f"{k}/{n}", "--out", str(tmp_path / f"grades-{k - 1}.csv")],
+                               str(planted.SOLUTION), "--shard", f"{k}/{n}",
+                               "--out", str(tmp_path / f"grades-{k - 1}.csv")],
                               env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for k in range(1, n + 1)]
     for proc in procs:

@@ -54,7 +54,8 @@ def test_canvas_export_against_a_roster_with_missing_and_extra_students(tmp_path
     assert "not in the roster" in result.stderr and "=evil()" in result.stderr
     assert "without any submission" in result.stderr and "grace" in result.stderr
     table = _read(out)
-    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "01_perceptron (4411)", "02_backprop"]
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
+                        "01_perceptron (4411)", "02_backprop"]
     assert table[1] == ["Points Possible", "", "", "", "", "8", "5"]
     by_login = {row[3]: row for row in table[2:]}
     assert by_login["ada"][:5] == ["Lovelace, Ada", "101", "S101", "ada", "CNN 1"]

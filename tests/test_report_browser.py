@@ -73,11 +73,12 @@ def test_report_of_a_graded_class_in_chromium_offline(tmp_path, chromium_path):
                     blocked.append(route.request.url)
                     route.abort()
             page.route("**/*", only_local)
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+            page.on("console", lambda m: m.type in ("error", "warning") and console.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda err: console.append(f"page error: {err}"))
             page.on("requestfailed", lambda r: failed.append(r.url))
             page.goto(index.as_uri(), wait_until="load")
-            images = page.evaluate("Array.from(document.images).map(i => [i.getAttribute('src'), i.naturalWidth, i.alt])")
+            images = page.evaluate("Array.from(document.images)"
+                                   ".map(i => [i.getAttribute('src'), i.naturalWidth, i.alt])")
             text = page.inner_text("body")
             page.locator("details").first.evaluate("d => d.open = true")
             shot = tmp_path / "report.png"

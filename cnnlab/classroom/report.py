@@ -106,8 +106,9 @@ def _side_by_side(match: similarity.Match, text_a: str, text_b: str, template: l
     given = {line.strip() for text in template for line in text.splitlines() if line.strip()}
 
     def column(name, text, spans):
-        lines = "".join(f'<span class="{"hit" if hit and line.strip() not in given else "line"}">{e(line) or " "}</span>'
-                        for line, hit in similarity.marked_lines(text, spans))
+        marked = similarity.marked_lines(text, spans)
+        lines = "".join(f'<span class="{"hit" if hit and line.strip() not in given else "line"}">'
+                        f'{e(line) or " "}</span>' for line, hit in marked)
         return f"<div><strong>{e(name)}</strong><pre>{lines}</pre></div>"
     return (f"<details><summary>matching lines of {e(match.a)} and {e(match.b)}</summary><div class=side>"
             f"{column(match.a, text_a, match.a_spans)}{column(match.b, text_b, match.b_spans)}</div></details>")
