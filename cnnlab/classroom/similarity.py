@@ -9,8 +9,9 @@ exercise's template (stubs, signatures, docstrings) are removed as boilerplate.
 
 ``share`` = the fraction of a text's fingerprinted tokens also found in the other text
 (copydetect's similarity); a pair is listed when either share reaches ``threshold``.
-Defaults come from measurements on planted pairs (see tests/test_report.py and the
-report's notes).
+The defaults come from ``benchmarks/similarity_settings.py`` on the planted answers of
+``tests/planted.py`` (k 25, guarantee 30: planted copies share >= 0.59, every other pair
+<= 0.17).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from copydetect import CodeFingerprint, compare_files
 
 NOISE = 25          # k: characters of token text per fingerprint
 GUARANTEE = 30      # every shared run this long is found (window = GUARANTEE - NOISE + 1)
-THRESHOLD = 0.45    # listed from this share (planted copies: >= 0.59; other pairs: <= 0.17; benchmarks/similarity_settings.py)
+THRESHOLD = 0.45    # listed from this share (planted copies >= 0.59, other pairs <= 0.17: similarity_settings.py)
 MIN_TOKENS = 40     # a text with fewer fingerprinted tokens (after boilerplate) is too short to judge
 
 
