@@ -150,15 +150,12 @@ def _adjusted_rows(args):
 
 
 def _classroom(command):
-    """Run ``command(args)`` turning the classroom modules' input errors into exit status 2."""
+    """Run ``command(args)`` turning input errors (the classroom modules raise ValueErrors
+    that say what to fix) into a message and exit status 2."""
     def run(args) -> int:
-        from .classroom.adjust import AdjustError
-        from .classroom.export import ExportError
-        from .classroom.feedback import FeedbackError
-        from .classroom.sheets import SheetError
         try:
             return command(args)
-        except (SheetError, AdjustError, ExportError, FeedbackError, FileNotFoundError) as err:
+        except (ValueError, FileNotFoundError) as err:  # bad sheets, overrides, options, rosters, names
             print(f"cnnlab {args.command}: {err}", file=sys.stderr)
             return 2
     return run

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -129,23 +130,31 @@ def test_feedback_names_student_and_set_with_overrides_and_late_penalty(tmp_path
                      "--deadline", "2026-12-01T23:59:00Z", "--late-penalty", "1/h")
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "fb" / "ann" / "01_perceptron.md").read_text()
-    assert text.startswith("# 01_perceptron: feedback for ann")
-    assert "Score: 5 / 8" in text                       # 6 + 1 (override) - 2 (2 started hours late)
-    assert "`test_xor` (1 / 2): failed: wrong value" in text and "`test_perceptron_fit` (4 / 4): passed" in text
-    assert "test test_xor set to 1 points: <i>close</i>" in text and "Late penalty: -2 points" in text
+    assert text.startswith("# 01_perceptron") and "ann" in text and "01_perceptron.ipynb" in text
+    lines = text.splitlines()
+    xor = next(line for line in lines if "test_xor" in line and "/ 2" in line)
+    assert "1 / 2" in xor and "failed" in xor and "wrong value" in text
+    fit = next(line for line in lines if "test_perceptron_fit" in line)
+    assert "4 / 4" in fit and "passed" in fit
+    assert "test `test_xor` set to 1 points: <i>close</i>" in text and "Late penalty: -2 points" in text
+    assert "**Final score: 5 / 8**" in text                # 6 + 1 (override) - 2 (2 started hours late)
     page = (tmp_path / "fb" / "ann" / "01_perceptron.html").read_text()
-    assert "&lt;i&gt;close&lt;/i&gt;" in page and "<i>" not in page
-    ben = (tmp_path / "fb" / "ben<b>&" / "01_perceptron.html").read_text()
-    assert "ben&lt;b&gt;&amp;" in ben and "<b>" not in ben
-    assert "no submission time recorded" in (tmp_path / "fb" / "ben<b>&" / "01_perceptron.md").read_text()
+    assert "&lt;i&gt;close&lt;/i&gt;" in page and "<i>" not in page and "Final score: 5 / 8" in page
+    (ben,) = [p for p in (tmp_path / "fb").iterdir() if p.name.startswith("ben")]
+    assert "ben&lt;b&gt;&amp;" in (ben / "01_perceptron.html").read_text()
+    assert "<b>" not in (ben / "01_perceptron.html").read_text()
+    assert "no submission time recorded" in (ben / "01_perceptron.md").read_text()
 
 
-def test_feedback_refuses_a_student_name_that_is_a_path(tmp_path):
+def test_feedback_keeps_a_hostile_student_name_inside_the_folder(tmp_path):
     sheet = planted.write_sheet(tmp_path / "g.csv", [planted.perceptron_row("ann"),
                                                       planted.perceptron_row("../escape")])
     result = _cnnlab("feedback", sheet, "--out", tmp_path / "fb")
-    assert result.returncode == 2 and "cannot be a folder name" in result.stderr
-    assert not (tmp_path / "escape").exists() and not (tmp_path / "fb").exists()   # nothing written
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "escape").exists()
+    written = sorted(p.relative_to(tmp_path / "fb") for p in (tmp_path / "fb").rglob("*.md"))
+    assert len(written) == 2 and all(len(p.parts) == 2 for p in written)
+    assert Path("ann/01_perceptron.md") in written
 
 
 # --- Kubernetes: the Indexed Job, and shards as separate processes --------------------------
