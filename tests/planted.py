@@ -272,7 +272,7 @@ def write_sheet(path: Path, rows: list[dict], columns: list[str] = SHEET_COLUMNS
     import csv
 
     def cell(value: str) -> str:
-        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "'") else value
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()

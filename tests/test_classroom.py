@@ -47,8 +47,10 @@ def test_old_six_column_sheet_reads_with_tests_unknown(tmp_path):
 
 
 def test_neutralized_cells_are_restored_and_bad_sheets_named(tmp_path):
-    path = planted.write_sheet(tmp_path / "g.csv", [planted.perceptron_row("=HYPERLINK(1)")])
-    assert sheets.read_sheet(path)[0].student == "=HYPERLINK(1)"
+    path = planted.write_sheet(tmp_path / "g.csv", [planted.perceptron_row("=HYPERLINK(1)"),
+                                                     planted.perceptron_row("'quoted")])
+    assert "'=HYPERLINK(1)" in path.read_text() and "''quoted" in path.read_text()
+    assert [r.student for r in sheets.read_sheet(path)] == ["=HYPERLINK(1)", "'quoted"]
     (tmp_path / "bad.csv").write_text("name,points\nann,3\n")
     with pytest.raises(sheets.SheetError, match="no column.*student"):
         sheets.read_sheet(tmp_path / "bad.csv")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REQUIRED = ("student", "notebook", "score", "max_score", "status")
-NEUTRALIZED = ("=", "+", "-", "@", "\t", "\r")
+NUMERIC = {"score", "max_score", "seconds"}
 
 
 class SheetError(ValueError):
@@ -50,10 +50,11 @@ class Row:
         return Path(self.notebook).stem
 
 
-def _restore(value: str | None) -> str:
-    """Undo the spreadsheet neutralization (a leading ``'`` before ``= + - @`` tab or CR)."""
+def _restore(name: str, value: str | None) -> str:
+    """Undo the spreadsheet neutralization of a text cell: the grader puts a ``'`` before a
+    cell starting with ``= + - @``, tab, CR or ``'``, so one leading ``'`` goes."""
     value = value or ""
-    return value[1:] if value[:1] == "'" and value[1:2] in NEUTRALIZED else value
+    return value[1:] if name not in NUMERIC and value.startswith("'") else value
 
 
 def read_sheet_dicts(path) -> list[dict]:
@@ -65,7 +66,7 @@ def read_sheet_dicts(path) -> list[dict]:
         if missing:
             raise SheetError(f"{path}: not a grade sheet: no column(s) {', '.join(missing)} "
                              f"(found {reader.fieldnames}); pass the grades.csv that `cnnlab grade --out` wrote")
-        return [{key: _restore(value) for key, value in row.items() if key is not None} for row in reader]
+        return [{key: _restore(key, value) for key, value in row.items() if key is not None} for row in reader]
 
 
 def _number(text: str, what: str, where: str) -> float:
