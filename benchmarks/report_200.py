@@ -87,9 +87,12 @@ def main() -> None:
         full = timed([str(sheet), "--out", str(folder / "full"), "--submissions", str(folder / "submitted"),
                       "--solutions", str(REPO / "solutions")])
         page = (folder / "full" / "index.html").read_text()
-        pairs = page.count("<summary>matching lines of")
+        similar = page[page.index("Answer similarity"):]
+        pairs = len(re.findall(r"<tr><td>s\d{3}</td><td>s\d{3}</td>", similar))
+        to_refs = len(re.findall(r"<tr><td>s\d{3}</td><td>(?:cnnlab\.reference\.\w+|solution [^<]+)</td>", similar))
     result = {"submissions": args.count, "report_without_similarity_s": round(baseline, 2),
-              "report_with_similarity_s": round(full, 2), "listed_pairs_and_reference_matches": pairs}
+              "report_with_similarity_s": round(full, 2), "listed_pairs": pairs, "listed_against_references": to_refs,
+              "page_bytes": len(page.encode())}
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 
