@@ -190,3 +190,19 @@ def test_old_sheet_and_a_glob_of_submissions(tmp_path):
     for test in planted.PERCEPTRON_TESTS:
         assert re.search(rf"<td>{test}</td><td[^>]*>not recorded in the sheet</td>", page)
     assert "no grading times" in page and "<td>alice</td><td>bob</td>" in page and "3 students' answer cells" in page
+
+
+def test_submissions_found_by_the_recorded_path_in_nbgrader_layout(tmp_path):
+    """submitted/<student>/<assignment>/<notebook>: the folder above the notebook is the
+    assignment, so the sheet's submission column (the path as graded) finds the file."""
+    cells = planted.answers()
+    rows = []
+    for student in ("alice", "bob", "carol"):
+        path = planted.write_submission(tmp_path / "submitted" / student, "ps1", cells[student])
+        rows.append(planted.perceptron_row(student, submission=str(path.relative_to(tmp_path))))
+    sheet = planted.write_sheet(tmp_path / "g.csv", rows)
+    result = _cnnlab("report", sheet, "--out", tmp_path / "out", "--submissions", tmp_path / "submitted",
+                     "--solutions", REPO / "solutions")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "3 students' answer cells" in page and "<td>alice</td><td>bob</td>" in page

@@ -75,6 +75,18 @@ def locate(files: list[Path], notebook: str) -> dict[str, Path]:
     return found
 
 
+def by_recorded_path(files: list[Path], recorded: str) -> Path | None:
+    """The file the sheet's ``submission`` column (the path as given to ``cnnlab grade``,
+    maybe from another folder) names: the one file whose path ends with the recorded path,
+    or whose path the recorded one ends with; None if none or several do."""
+    given = [p for p in Path(recorded).parts if p not in (".", "..", "/")] if recorded else []
+    if len(given) < 2:
+        return None
+    found = [f for f in files if (tail := [p for p in f.parts if p not in (".", "..", "/")])
+             and (tail[-len(given):] == given or given[-len(tail):] == tail)]
+    return found[0] if len(found) == 1 else None
+
+
 def cell_texts(path: Path, grade_ids: list[str]) -> dict[str, str]:
     """``grade_id -> source`` of those cells in a submission (first copy of each); an
     unreadable submission gives {}."""

@@ -190,7 +190,9 @@ def _set_section(index: int, data: SetData, out: Path, references: dict[str, str
 
 
 def collect(rows: list[Adjusted], submissions: str | None, solutions: str | None) -> list[SetData]:
-    """Group rows by set and read what the sources and submissions hold for each."""
+    """Group rows by set and read what the sources and submissions hold for each. A row's
+    submission is the file its ``submission`` column names (any layout, nbgrader's too),
+    else the file ``cnnlab grade`` would name after the student."""
     by_set: dict[str, list[Adjusted]] = {}
     for adjusted in rows:
         by_set.setdefault(adjusted.row.notebook, []).append(adjusted)
@@ -204,7 +206,8 @@ def collect(rows: list[Adjusted], submissions: str | None, solutions: str | None
         if files and data.source:
             located = answers.locate(files, notebook)
             for adjusted in set_rows:
-                path = located.get(adjusted.row.student)
+                path = (answers.by_recorded_path(files, adjusted.row.submission)
+                        or located.get(adjusted.row.student))
                 if path is None:
                     continue
                 cells = answers.cell_texts(path, data.source.answer_ids + data.source.manual_ids)
