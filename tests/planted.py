@@ -245,13 +245,6 @@ def write_submission(folder: Path, student: str, cells: dict[str, str]) -> Path:
     return path
 
 
-def dump(folder: Path) -> None:
-    """Write every planted student's submission under ``folder`` (handy for a manual look)."""
-    for student, cells in answers().items():
-        write_submission(folder, student, cells)
-    (folder / "planted.json").write_text(json.dumps(answers(), indent=1))
-
-
 SHEET_COLUMNS = ["student", "notebook", "score", "max_score", "status", "digest", "graded_at", "seconds",
                  "submitted_at", "submission", "tests"]
 

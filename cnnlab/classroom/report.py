@@ -47,7 +47,7 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozens
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _figure(out: Path, name: str, alt: str) -> str:
+def _figure(name: str, alt: str) -> str:
     return f'<figure><img src="{e(name)}" alt="{e(alt)}"><figcaption class="muted">{e(alt)}</figcaption></figure>'
 
 
@@ -161,16 +161,16 @@ def _set_section(index: int, data: SetData, out: Path, references: dict[str, str
              f"<p>{len(data.rows)} students; mean {statistics.fmean(scores):.1f}, median "
              f"{statistics.median(scores):g} of {max_score:g}.</p><div class=figures>"]
     name = f"set{index}-scores.png"
-    parts.append(_figure(out, name, figures.score_histogram(scores, max_score, stem, out / name)))
+    parts.append(_figure(name, figures.score_histogram(scores, max_score, stem, out / name)))
     rates = _pass_rates(data)
     recorded = [(gid, rate) for gid, rate, _, n in rates if n]
     if recorded:
         name = f"set{index}-tests.png"
-        parts.append(_figure(out, name, figures.pass_rates(recorded, stem, out / name)))
+        parts.append(_figure(name, figures.pass_rates(recorded, stem, out / name)))
     statuses = Counter(t.status for a in data.rows for t in a.tests or [])
     submissions = Counter(a.row.status.split(":")[0] for a in data.rows)
     name = f"set{index}-status.png"
-    parts.append(_figure(out, name, figures.status_counts(dict(submissions.most_common()), stem, out / name)))
+    parts.append(_figure(name, figures.status_counts(dict(submissions.most_common()), stem, out / name)))
     parts.append("</div><h3>Tests, hardest first</h3>")
     parts.append(_table(["test", "passed", "pass rate"],
                         [[e(gid), f"{p} of {n}" if n else "not recorded in the sheet",
