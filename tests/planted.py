@@ -8,6 +8,10 @@ docstring, as a student who fills in the stub does:
 - ``bob``: alice's answers with every variable renamed and her two functions swapped;
 - ``erin``: ``cnnlab.reference.perceptron``'s code pasted into the answer cells;
 - ``frank``: the solution notebook's answers (the answer key) with names changed.
+
+Also: ``write_submission`` (an exercise notebook with these answers) and ``write_sheet`` /
+``sheet_row`` / ``perceptron_row`` (grade sheets in the shared format, cells neutralized as
+the grader does).
 """
 from __future__ import annotations
 
