@@ -11,6 +11,10 @@
                              grade students' notebooks (sandboxed; see `cnnlab grade --help`)
     cnnlab validate NOTEBOOK...
                              run a notebook's visible tests; exit 1 if any fails
+    cnnlab report GRADES.csv... --out DIR     class report (HTML + PNGs, answer similarity)
+    cnnlab export GRADES.csv... --format canvas|moodle|wide --out FILE
+                             one row per student for a gradebook import
+    cnnlab feedback GRADES.csv... --out DIR  one feedback file per student and set
 """
 from __future__ import annotations
 
@@ -195,6 +199,104 @@ def _validate(args) -> int:
     return status
 
 
+# --- after grading: report, export, feedback (cnnlab.classroom) ---------------------------
+
+def _adjusted_rows(args):
+    """The merged sheets with overrides and the late penalty, and the merge notes."""
+    from .classroom import adjust, sheets
+
+    rows, notes = sheets.merge_sheets(args.sheets)
+    overrides = adjust.read_overrides(args.overrides) if args.overrides else []
+    policy = adjust.parse_late_policy(args.deadline, args.late_penalty)
+    return adjust.apply(rows, overrides, policy), notes, policy
+
+
+def _classroom(command):
+    """Run ``command(args)`` turning input errors (the classroom modules raise ValueErrors
+    that say what to fix) into a message and exit status 2."""
+    def run(args) -> int:
+        try:
+            return command(args)
+        except (ValueError, FileNotFoundError) as err:  # bad sheets, overrides, options, rosters, names
+            print(f"cnnlab {args.command}: {err}", file=sys.stderr)
+            return 2
+    return run
+
+
+def _report(args) -> int:
+    from .classroom.report import write_report
+
+    rows, notes, policy = _adjusted_rows(args)
+    for note in notes:
+        print(note, file=sys.stderr)
+    index = write_report(rows, args.out, submissions=args.submissions, solutions=args.solutions, notes=notes,
+                         policy=policy)
+    print(f"report written to {index}")
+    return 0
+
+
+def _export(args) -> int:
+    from .classroom import export
+
+    rows, notes, _ = _adjusted_rows(args)
+    roster = export.read_roster(args.roster) if args.roster else None
+    table, warnings = export.build_table(rows, args.format, roster, args.match)
+    for line in notes + warnings:
+        print(line, file=sys.stderr)
+    export.write_export(table, args.out)
+    print(f"{len(table) - 1 - (args.format == 'canvas')} students written to {args.out} ({args.format})")
+    return 0
+
+
+def _feedback(args) -> int:
+    from .classroom.feedback import write_feedback
+
+    rows, notes, _ = _adjusted_rows(args)
+    for note in notes:
+        print(note, file=sys.stderr)
+    written = write_feedback(rows, args.out, args.html)
+    print(f"{len(written)} feedback files written under {args.out}")
+    return 0
+
+
+def _add_classroom_commands(sub) -> None:
+    def common(parser):
+        parser.add_argument("sheets", nargs="+", metavar="GRADES.csv",
+                            help="grade sheet(s) from `cnnlab grade --out`; several (one per shard) are merged, "
+                            "a row in two keeps the later graded_at")
+        parser.add_argument("--overrides", metavar="FILE.csv",
+                            help="CSV student,set,test,points,comment: a test's points (test = grade_id; how "
+                            "hand-graded cells get points) or an adjustment of the whole set (test empty or *)")
+        parser.add_argument("--deadline", metavar="ISO", help="e.g. 2026-12-01T23:59:00Z (with --late-penalty)")
+        parser.add_argument("--late-penalty", metavar="RATE",
+                            help="10/h: points per started hour late; 0.1/day: fraction of the score per started day")
+    report = sub.add_parser("report", help="class report: one offline HTML page with figures, per-test pass "
+                            "rates, hand-graded answers and answer similarity")
+    common(report)
+    report.add_argument("--out", required=True, help="folder for index.html and its PNGs")
+    report.add_argument("--submissions", metavar="DIR_OR_GLOB",
+                        help="the students' notebooks (folder or glob), for answer similarity and written answers")
+    report.add_argument("--solutions", metavar="DIR", help="folder of the solution notebooks (answer cells, "
+                        "the exercise's template, the answer key)")
+    report.set_defaults(run=_classroom(_report))
+    export = sub.add_parser("export", help="one row per student for Canvas, Moodle or a wide table")
+    common(export)
+    export.add_argument("--format", required=True, choices=["canvas", "moodle", "wide"])
+    export.add_argument("--out", required=True, help="CSV file to write")
+    export.add_argument("--roster", help="the LMS's own gradebook export (Canvas: Student, ID, SIS User ID, "
+                        "SIS Login ID, Section; Moodle: its grade export)")
+    export.add_argument("--match", metavar="COLUMN", help="roster column holding the submission folder names "
+                        "(default: SIS Login ID for Canvas, Email address for Moodle)")
+    export.set_defaults(run=_classroom(_export))
+    feedback = sub.add_parser("feedback", help="one feedback file per student and set: DIR/<student>/<set>.md")
+    common(feedback)
+    feedback.add_argument("--out", required=True, help="folder to write the feedback files under")
+    feedback.add_argument("--html", action="store_true", help="also write a self-contained .html beside each .md")
+    feedback.set_defaults(run=_classroom(_feedback))
+
+# --- end of the after-grading commands -----------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnlab", description="Helpers for the cnnlab course on "
                                      "convolutional neural networks.")
@@ -259,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="your problem-set notebook(s)")
     validate.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
     validate.set_defaults(run=_validate)
+    _add_classroom_commands(sub)
     return parser
 
 
