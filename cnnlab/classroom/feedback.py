@@ -18,10 +18,7 @@ from pathlib import Path
 from cnnlab.classroom.adjust import Adjusted
 from cnnlab.notebooks import write_text_atomically
 
-try:  # the grade sheet with per-test results (issue 16 item 3)
-    from cnnlab.grading.sheet import feedback_path, report_from_row
-except ImportError:  # until it is merged; then delete _sheet_fallback.py
-    from cnnlab.classroom._sheet_fallback import feedback_path, report_from_row
+from cnnlab.grading.sheet import feedback_path, report_from_row
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
