@@ -129,7 +129,8 @@ def size_text(count: int) -> str:
     """Bytes as people read them: 805306368 -> "768 MiB", 2**31 -> "2 GiB"."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if count >= size:
-            return f"{count / size:g} {unit}"
+            value = count / size
+            return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
     return f"{count} bytes"
 
 
