@@ -143,11 +143,12 @@ def _grade(args) -> int:
     print(sandbox.describe_limits(max_memory, not args.no_sandbox))
     try:
         peak = grade.check_setup_fits(grade.prepare(args.solution), options)
-    except (OSError, ValueError) as err:  # SetupDoesNotFit, or a source that cannot be read
+    except (OSError, ValueError) as err:  # limits too small, or a source that cannot be read or set up
         print(f"cnnlab grade: {err}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(err, grade.SetupDoesNotFit) else 1
     versions = ", ".join(f"{name} {version}" for name, version in grade.runtime_versions().items())
-    print("set-up cells fit the limits" + (f" (peak {peak / 2**20:.0f} MiB)" if peak else "") + f"; {versions}")
+    measured = f" (peak {sandbox.size_text(peak)})" if peak else ""
+    print(f"set-up cells fit the limits{measured}; grading with {versions}")
     try:
         reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
                                     jobs=args.jobs, force=args.force, shard=shard, layout=args.layout)

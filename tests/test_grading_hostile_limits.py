@@ -5,9 +5,10 @@ One batch (``--jobs 2``, ``--max-memory 768M``) holds honest students beside a
 hog; a second run asks for a ``--max-memory`` too small for the set-up cells and must be
 refused before anyone is graded; a third grades as an ordinary user who already runs a
 few hundred threads. Then a visible-only rerun must share the submission's deadline, and
-a worker that cannot start must be the grader's error, not the student's. Each case checks the score and status, that the other rows are
-intact, and that nothing was written outside ``--out`` and ``--feedback`` or left behind
-(processes, control groups, shared memory). Needs bubblewrap: skips with the reason
+a worker that cannot start must be the grader's error, not the student's. Each case
+checks the score and status, that the other rows are intact, and that nothing was
+written outside ``--out`` and ``--feedback`` or left behind (processes, control groups,
+shared memory). Needs bubblewrap: skips with the reason
 without it, fails under CI=true.
 """
 from __future__ import annotations

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnnlab.grading import intake, judge, offlimits, restore, review
-from cnnlab.grading.sandbox import SandboxUnavailable, Worker, WorkerUnstarted
+from cnnlab.grading.sandbox import SandboxUnavailable, Worker, WorkerUnstarted, size_text
 from cnnlab.grading.sheet import CellResult, GradeReport
 
 UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -180,10 +180,6 @@ def _run(prepared, path, program, options, include_hidden, whole_folder, deadlin
     return outcomes, problems, errors
 
 
-def _size(count: int) -> str:
-    return f"{count / 2**20:.0f} MiB" if count < 2**30 else f"{count / 2**30:.2g} GiB"
-
-
 def _setup_trial(prepared: Prepared, options: Options, max_memory: int) -> tuple[str | None, int | None]:
     """Run the source's set-up and helper cells alone in the sandbox with ``max_memory``:
     (None when they fit, else why; the peak memory in bytes where a control group says)."""
@@ -226,11 +222,11 @@ def check_setup_fits(prepared: Prepared, options: Options, tries: int = 4) -> in
     name = prepared.path.name
     if not fits:
         raise SetupDoesNotFit(f"the set-up cells of {name} fail in the sandbox with --max-memory "
-                              f"{_size(options.max_memory)} and with {_size(memory)} ({failure}); fix the "
+                              f"{size_text(options.max_memory)} and with {size_text(memory)} ({failure}); fix the "
                               "source or the environment (this is not about any student)")
-    used = f", using at most {_size(retry_peak)} (measured by its control group)" if retry_peak else ""
-    raise SetupDoesNotFit(f"--max-memory {_size(options.max_memory)} is too small for the set-up cells of "
-                          f"{name} ({failure}); they need more: they ran with {_size(memory)}{used}. Grade "
+    used = f", using at most {size_text(retry_peak)} (measured by its control group)" if retry_peak else ""
+    raise SetupDoesNotFit(f"--max-memory {size_text(options.max_memory)} is too small for the set-up cells of "
+                          f"{name} ({failure}); they need more: they ran with {size_text(memory)}{used}. Grade "
                           f"with --max-memory {memory // 2**20}M or more; nobody was graded.")
 
 

@@ -113,22 +113,24 @@ def describe_limits(max_memory: int, sandboxed: bool) -> str:
     """One line for the grader's start: which mechanism bounds memory and tasks, and the sizes."""
     where = cgroup.layout()
     if isinstance(where, cgroup.Layout):
-        line = (f"limits: {where.describe()}: {_size(max_memory)} of memory (heap, tmpfs, shared memory and "
+        line = (f"limits: {where.describe()}: {size_text(max_memory)} of memory (heap, tmpfs, shared memory and "
                 f"memfds, no swap), {TASKS} tasks (threads included)")
     else:
         line = (f"limits: rlimits only (no writable cgroup: {where}): tmpfs, shared memory and memfds not "
                 f"counted, {NPROC_ALLOWANCE} threads above the user's current count (not applied to root, "
                 "shared by parallel jobs)")
-    line += f"; {_size(max_memory)} of address space per process"
+    line += f"; {size_text(max_memory)} of address space per process"
     if sandboxed:
-        line += f"; tmpfs /tmp {_size(TMP_BYTES)}, /dev/shm {_size(TMP_BYTES)}, home {_size(HOME_BYTES)}"
+        line += f"; tmpfs /tmp {size_text(TMP_BYTES)}, /dev/shm {size_text(TMP_BYTES)}, home {size_text(HOME_BYTES)}"
     return f"{line}; {DESCRIPTORS} descriptors"
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
+    """Bytes as people read them: 805306368 -> "768 MiB", 2**31 -> "2 GiB"."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if count >= size:
-            return f"{count / size:g} {unit}"
+            value = count / size
+            return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
     return f"{count} bytes"
 
 

@@ -12,9 +12,10 @@ scripts can use: unlike ``nbgrader validate``, which exits 0 when tests fail
 Each cell may run ``timeout`` seconds: a longer one is interrupted, its test fails with
 "timed out" and the notebook goes on. A kernel that dies stops the run, and the tests
 from there on say so. Ctrl-C kills the kernel (it runs in a process group of its own, so
-the terminal's signal does not reach it) and raises ``KeyboardInterrupt``. :func:`version_warnings` compares the environment's NumPy
-and torch with the course's pins (a correct answer that relies on another version's API
-can pass here and fail in grading).
+the terminal's signal does not reach it) and raises ``KeyboardInterrupt``.
+:func:`version_warnings` compares this environment's NumPy and torch with the course's
+pins (a correct answer that relies on another version's API can pass here and fail in
+grading).
 """
 from __future__ import annotations
 
