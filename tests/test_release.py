@@ -269,7 +269,7 @@ def test_a_test_that_hands_the_student_a_torch_module_is_refused_naming_it(tmp_p
     assert not out.exists()
     assert "nothing written; 2 problem(s) to fix" in err, err
     assert f"{source}, cell 3 of 4 (grade_id 'test_count'): the solution gets 0 of 2 points: TypeError: " \
-           "`count_parameters` can only be given plain data" in err, err
+           "the grader cannot send `count_parameters` argument 1: it is a torch.nn.modules.linear.Linear" in err, err
     assert "not the module" in err
     assert f"{source}, cell 4 of 4 (grade_id 'test_free_points'): the untouched exercise gets 2 of 2 points" in err
 
