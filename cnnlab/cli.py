@@ -10,6 +10,8 @@
                              grade students' notebooks (sandboxed; see `cnnlab grade --help`)
     cnnlab validate NOTEBOOK...
                              run a notebook's visible tests; exit 1 if any fails
+    cnnlab site [--full] --out DIR | --sync-launch-cells
+                             build the course as a static offline site | regenerate the lectures' set-up cell
 """
 from __future__ import annotations
 
@@ -133,6 +135,29 @@ def _validate(args) -> int:
     return status
 
 
+def _site(args) -> int:
+    from pathlib import Path
+
+    from .site import build, config, execute, launch
+
+    root = Path(args.root)
+    try:
+        if args.sync_launch_cells:
+            for path in launch.sync_launch_cells(root / "lectures", config.load_config(root / "pyproject.toml")):
+                print(f"wrote the set-up cell of {path}")
+            return 0
+        if not args.out:
+            print("error: cnnlab site needs --out DIR (where the HTML goes), or --sync-launch-cells",
+                  file=sys.stderr)
+            return 2
+        build.build_site(root, Path(args.out), full=args.full, jobs=args.jobs, timeout=args.timeout,
+                         keep_build=Path(args.keep_build) if args.keep_build else None)
+    except (build.SiteBuildError, config.SiteConfigError, execute.NotebookFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnlab", description="Helpers for the cnnlab course on "
                                      "convolutional neural networks.")
@@ -184,6 +209,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="your problem-set notebook(s)")
     validate.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
     validate.set_defaults(run=_validate)
+    site = sub.add_parser("site", help="build the course (lectures executed, problem sets as students get them) "
+                          "as a static HTML site that needs no network, with Colab/Binder/JupyterHub links")
+    site.add_argument("--out", metavar="DIR", help="folder for the HTML (replaced only if an earlier build made it)")
+    site.add_argument("--full", action="store_true", help="execute the lectures in the full setting "
+                      "(default: the fast setting, CNNLAB_FAST=1)")
+    site.add_argument("--jobs", type=int, default=2, help="lectures executed at a time (default 2)")
+    site.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    site.add_argument("--root", default=".", help="the repository (default: the current folder)")
+    site.add_argument("--keep-build", metavar="FOLDER", help="keep the build folder (Sphinx sources, executed "
+                      "notebooks, sphinx.log) here")
+    site.add_argument("--sync-launch-cells", action="store_true", help="write the set-up cell that "
+                      "[tool.cnnlab.site] of pyproject.toml makes into each lecture's first code cell")
+    site.set_defaults(run=_site)
     return parser
 
 
