@@ -40,7 +40,8 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_NOTE = ("*Interactive in Jupyter:* this explorer is shown here as a still picture with its "
                "readout; run the notebook (launch button above) to move its sliders.")
 MARKER = ".cnnlab-site"          # marks a folder this command made, so a rebuild may replace it
-MATHJAX_FILE = "tex-svg-full.js"  # every TeX extension and SVG output in one file: nothing else to load
+MATHJAX_FILE = "tex-svg-full.js"  # every TeX extension and SVG output in one file
+MATHJAX_ON_DEMAND = ("a11y", "sre", "ui")   # what MathJax's menu loads when a reader asks for it
 
 
 class SiteBuildError(RuntimeError):
@@ -123,7 +124,11 @@ def static_widgets(nb: nbformat.NotebookNode) -> int:
 
 def vendor_mathjax(static: Path) -> str:
     """Copy MathJax 3 (from the ``django-static-mathjax`` package) into ``static``; return the
-    path Sphinx's ``mathjax_path`` takes (relative to ``_static``)."""
+    path Sphinx's ``mathjax_path`` takes (relative to ``_static``).
+
+    One file typesets everything the course writes (every TeX extension, SVG output, so no
+    font files); the folders its context menu loads on demand (accessibility: the explorer,
+    speech and its language maps) come along, so those work offline too."""
     try:
         import mathjax
     except ImportError:
@@ -134,6 +139,8 @@ def vendor_mathjax(static: Path) -> str:
         raise SiteBuildError(f"{source} is missing: reinstall django-static-mathjax")
     (static / "mathjax").mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, static / "mathjax" / MATHJAX_FILE)
+    for folder in MATHJAX_ON_DEMAND:
+        shutil.copytree(source.parent / folder, static / "mathjax" / folder, dirs_exist_ok=True)
     return f"mathjax/{MATHJAX_FILE}"
 
 

@@ -90,7 +90,7 @@ def execute_all(pairs: list[tuple[Path, Path]], env: dict[str, str], timeout: in
         try:
             for future in as_completed(futures):
                 result = future.result()
-                report(f"executed {result.source.as_posix()} in {result.seconds:.0f} s")
+                report(f"executed {result.source.parent.name}/{result.source.name} in {result.seconds:.0f} s")
                 done.append(result)
         except BaseException:
             for future in futures:

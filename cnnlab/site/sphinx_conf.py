@@ -22,7 +22,9 @@ master_doc = "index"
 nb_execution_mode = "off"
 nb_ipywidgets_js = {}
 nb_merge_streams = True
+nb_render_markdown_format = "myst"  # Markdown a cell displays (tables of results) gets its $math$ too
 myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_dmath_double_inline = True     # $$...$$ inside a paragraph is display math, as in Jupyter
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
 # MathJax 3 from the site itself (SVG output: no font files to fetch)
@@ -33,6 +35,8 @@ html_theme = "sphinx_book_theme"
 html_title = settings["title"]
 html_static_path = ["_static"]
 html_last_updated_fmt = None
+html_show_search_summary = False    # summaries fetch() each page, which browsers refuse from file://
+html_context = {"default_mode": "auto"}   # a first visit has no stored light/dark choice
 html_theme_options = {
     "repository_url": settings["repository"],
     "repository_branch": settings["branch"],
