@@ -26,6 +26,8 @@ Modules: :mod:`~cnnlab.data.files` (the real data sets above), :mod:`~cnnlab.dat
 (image shaping: scaling, channel axis, flattening, resizing, shifting, tensors) and
 :mod:`~cnnlab.data.synthetic` (the lecture's own sets: :func:`make_separable`, points
 with a known margin for the perceptron theorem, and :func:`make_xor`, Minsky and Papert's XOR).
+:func:`~cnnlab.data.ensure.ensure_data` makes sure a notebook's data sets are on disk (the
+lectures' set-up cell calls it; quick when they are).
 """
 from cnnlab.data.files import (FASHION_MNIST_CLASSES, MNIST_CLASSES, Dataset, DatasetUnavailable, cache_dir,
                                data_dirs, load_digits, load_fashion_mnist, load_mnist, load_with_fallback,

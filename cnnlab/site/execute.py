@@ -80,13 +80,14 @@ def execute_notebook(source: Path, output: Path, env: dict[str, str], timeout: i
 
 def execute_all(pairs: list[tuple[Path, Path]], env: dict[str, str], timeout: int, jobs: int,
                 report=print) -> list[Executed]:
-    """Execute each ``(source, output)`` pair, ``jobs`` kernels at a time. The first failure
-    stops the build (the kernels still running are waited for)."""
+    """Execute each ``(source, output)`` pair, ``jobs`` kernels at a time, the last first (later
+    lectures train longer, so the short ones fill the gaps). The first failure stops the build
+    (the kernels still running are waited for)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     done: list[Executed] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(execute_notebook, s, o, env, timeout): s for s, o in pairs}
+        futures = {pool.submit(execute_notebook, s, o, env, timeout): s for s, o in reversed(pairs)}
         try:
             for future in as_completed(futures):
                 result = future.result()
