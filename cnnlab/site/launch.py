@@ -38,7 +38,7 @@ def datasets_used(nb: nbformat.NotebookNode) -> list[str]:
 
 def launch_cell_source(config: SiteConfig, datasets: list[str]) -> str:
     """Source of the set-up cell for a lecture that loads ``datasets``."""
-    lines = ["# Set-up: installs cnnlab where it is missing (Colab, a JupyterHub); does nothing where it is there.",
+    lines = ["# Set-up: installs cnnlab where it is missing (Colab, a hub); else does nothing.",
              "try:",
              "    import cnnlab",
              "except ImportError:",
