@@ -142,8 +142,10 @@ def test_no_page_fetches_anything_from_the_network(site):
 
 def test_widgets_appear_as_their_picture_with_a_note(site):
     page = (site / "lectures" / "03_convolution.html").read_text(encoding="utf-8")
-    assert "Interactive in Jupyter" in page
-    assert re.search(r'<img [^>]*alt="Still picture of the interactive explorer: ConvExplorer\(', page)
+    picture, note = page.split("Interactive in Jupyter", 1)[0].rsplit("<img ", 1)[1], "Interactive in Jupyter"
+    assert note in page and 'src="../_images/' in picture
+    alt = html.unescape(re.search(r'alt="([^"]*)"', picture).group(1))
+    assert alt and "_images/" not in alt, "the explorer's picture needs alt text (its readout, or the cell's)"
 
 
 def _expected_launch_links(docname: str, cfg: config.SiteConfig) -> dict[str, str]:
