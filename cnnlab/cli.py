@@ -15,6 +15,8 @@
     cnnlab export GRADES.csv... --format canvas|moodle|wide --out FILE
                              one row per student for a gradebook import
     cnnlab feedback GRADES.csv... --out DIR  one feedback file per student and set
+    cnnlab site [--full] --out DIR | --sync-launch-cells
+                             build the course as a static offline site | regenerate the lectures' set-up cell
 """
 from __future__ import annotations
 
@@ -298,6 +300,29 @@ def _add_classroom_commands(sub) -> None:
 # --- end of the after-grading commands -----------------------------------------------------
 
 
+def _site(args) -> int:
+    from pathlib import Path
+
+    from .site import build, config, execute, launch
+
+    root = Path(args.root)
+    try:
+        if args.sync_launch_cells:
+            for path in launch.sync_launch_cells(root / "lectures", config.load_config(root / "pyproject.toml")):
+                print(f"wrote the set-up cell of {path}")
+            return 0
+        if not args.out:
+            print("error: cnnlab site needs --out DIR (where the HTML goes), or --sync-launch-cells",
+                  file=sys.stderr)
+            return 2
+        build.build_site(root, Path(args.out), full=args.full, jobs=args.jobs, timeout=args.timeout,
+                         keep_build=Path(args.keep_build) if args.keep_build else None)
+    except (build.SiteBuildError, config.SiteConfigError, execute.NotebookFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnlab", description="Helpers for the cnnlab course on "
                                      "convolutional neural networks.")
@@ -363,6 +388,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--timeout", type=int, default=120, help="seconds allowed per cell (default 120)")
     validate.set_defaults(run=_validate)
     _add_classroom_commands(sub)
+    site = sub.add_parser("site", help="build the course (lectures executed, problem sets as students get them) "
+                          "as a static HTML site that needs no network, with Colab/Binder/JupyterHub links")
+    site.add_argument("--out", metavar="DIR", help="folder for the HTML (replaced only if an earlier build made it)")
+    site.add_argument("--full", action="store_true", help="execute the lectures in the full setting "
+                      "(default: the fast setting, CNNLAB_FAST=1)")
+    site.add_argument("--jobs", type=int, default=2, help="lectures executed at a time (default 2)")
+    site.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
+    site.add_argument("--root", default=".", help="the repository (default: the current folder)")
+    site.add_argument("--keep-build", metavar="FOLDER", help="keep the build folder (Sphinx sources, executed "
+                      "notebooks, sphinx.log) here")
+    site.add_argument("--sync-launch-cells", action="store_true", help="write the set-up cell that "
+                      "[tool.cnnlab.site] of pyproject.toml makes into each lecture's first code cell")
+    site.set_defaults(run=_site)
     return parser
 
 

@@ -109,3 +109,27 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The course site, built once per session in the fast setting (``cnnlab site --out``): the HTML
+    folder. ``CNNLAB_SITE_DIR`` names a site built before (say with ``--full``) to check instead.
+    The ``site`` extra is an outside part here (README's set-up installs only ``test``)."""
+    import importlib.util
+
+    from cnnlab.site.build import MARKER
+
+    if os.environ.get("CNNLAB_SITE_DIR"):
+        built = Path(os.environ["CNNLAB_SITE_DIR"]).resolve()
+        if not (built / MARKER).is_file():
+            pytest.fail(f"CNNLAB_SITE_DIR={built} holds no site built by `cnnlab site` (no {MARKER})")
+        return built
+
+    missing = [m for m in ("sphinx", "myst_nb", "sphinx_book_theme", "mathjax") if not importlib.util.find_spec(m)]
+    if missing:
+        missing_outside_part(f"site test: {', '.join(missing)} not installed; "
+                             f'install the site extra: python -m pip install -e ".[site]"')
+    from cnnlab.site.build import build_site
+
+    return build_site(REPO, tmp_path_factory.mktemp("site") / "html", full=False)

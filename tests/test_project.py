@@ -30,6 +30,9 @@ def test_environment_yml_matches_pyproject():
     python = declared.pop("python")
     assert python == ">=" + project["requires-python"].lstrip(">=")
     assert declared == wanted, "environment.yml and pyproject.toml disagree"
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    site = dict(_split(r) for r in project["optional-dependencies"]["site"])
+    assert dict(_split(r) for r in pip_section if r != "-e .") == site, "environment.yml's pip: list is the site extra"
 
 
 def test_top_level_layout():

@@ -26,10 +26,13 @@ Modules: :mod:`~cnnlab.data.files` (the real data sets above), :mod:`~cnnlab.dat
 (image shaping: scaling, channel axis, flattening, resizing, shifting, tensors) and
 :mod:`~cnnlab.data.synthetic` (the lecture's own sets: :func:`make_separable`, points
 with a known margin for the perceptron theorem, and :func:`make_xor`, Minsky and Papert's XOR).
+:func:`~cnnlab.data.ensure.ensure_data` makes sure a notebook's data sets are on disk (the
+lectures' set-up cell calls it; quick when they are).
 """
 from cnnlab.data.files import (FASHION_MNIST_CLASSES, MNIST_CLASSES, Dataset, DatasetUnavailable, cache_dir,
                                data_dirs, load_digits, load_fashion_mnist, load_mnist, load_with_fallback,
                                parse_idx)
+from cnnlab.data.ensure import ensure_data
 from cnnlab.data.images import (as_images, as_tensors, downsample, flatten_images, shift, to_28x28,
                                 to_nchw_float, valid_region)
 from cnnlab.data.synthetic import SeparableData, make_separable, make_xor
@@ -38,5 +41,5 @@ __all__ = [
     "DatasetUnavailable", "load_mnist", "load_fashion_mnist", "load_digits", "load_with_fallback",
     "parse_idx", "data_dirs", "cache_dir", "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "Dataset",
     "to_nchw_float", "as_images", "as_tensors", "flatten_images", "to_28x28", "downsample", "shift",
-    "valid_region", "SeparableData", "make_separable", "make_xor",
+    "valid_region", "SeparableData", "make_separable", "make_xor", "ensure_data",
 ]
