@@ -77,7 +77,9 @@ def geometric_margin(X, y, w, b: float = 0.0) -> float:
 
 def functional_margin(X, y, w, b: float = 0.0) -> float:
     """Deprecated name of :func:`geometric_margin` (it always returned the geometric margin);
-    kept because problem set 01's tests still import it. Same shapes and result."""
+    kept because problem set 01's tests still import it. Same result.
+
+    Shapes: ``X (n, d)``, ``y (n,)`` in {-1, +1}, ``w (d,)``, ``b`` a float -> a float."""
     warnings.warn("cnnlab.reference.functional_margin returns the geometric margin and is renamed "
                   "geometric_margin; import that instead", DeprecationWarning, stacklevel=2)
     return geometric_margin(X, y, w, b)
