@@ -16,7 +16,9 @@ TIMELINE = [
     (1980, "Neocognitron", "Fukushima, Biol. Cybernetics 36 (1980)"),
     (1986, "Back-propagation", "Rumelhart, Hinton & Williams, Nature 323 (1986)"),
     (1989, "Convolutional networks trained by back-propagation", "LeCun et al., Neural Computation 1 (1989)"),
-    (1995, "Support vector machines", "Cortes & Vapnik, Machine Learning 20 (1995)"),
+    (1992, "Support vector machines",
+     "Boser, Guyon & Vapnik, COLT (1992): maximum margin with kernels; "
+     "Cortes & Vapnik, Machine Learning 20 (1995): the soft margin"),
     (1997, "LSTM", "Hochreiter & Schmidhuber, Neural Computation 9 (1997)"),
     (1998, "LeNet-5 on MNIST", "LeCun, Bottou, Bengio & Haffner, Proc. IEEE 86 (1998)"),
     (2012, "AlexNet", "Krizhevsky, Sutskever & Hinton, NeurIPS (2012)"),
@@ -35,35 +37,44 @@ SLIDE_YEARS = {
         1979, "the slide says 1979, the year of Fukushima's first (Japanese) paper in Trans. IECE Japan; "
               "the Biol. Cybernetics paper the same slide shows is from 1980"),
     "Support vector machines": (
-        1994, "the slide says 'Vladimir Vapnik, 1994'; Cortes & Vapnik's 'Support-vector networks' "
-              "appeared in Machine Learning 20 in 1995"),
+        1994, "the slide says 'Vladimir Vapnik, 1994'; the maximum-margin classifier with kernels was "
+              "published by Boser, Guyon & Vapnik at COLT in 1992, and Cortes & Vapnik's 'Support-vector "
+              "networks' (Machine Learning 20, 1995) added the soft margin"),
 }
 
 
 @dataclass(frozen=True)
 class ImageNetNetwork:
-    """An ILSVRC classification entry: depth (weight layers), top-5 error (%), parameters."""
+    """An ILSVRC classification entry: depth (weight layers), top-5 error (%), parameters, and
+    the place its team took in that year's classification task (1 = the winner)."""
     name: str
     year: int
     depth: int
     top5_error: float
     params_millions: float | None
     source: str
+    classification_place: int
 
 
 #: The "depth as a function of year" slide, with the published top-5 errors
 #: (ILSVRC test set) and parameter counts of each paper. ``depth`` is the paper's count of
 #: weight layers; :func:`cnnlab.nets.depth.weight_layer_depth` recounts it on ``cnnlab.nets``' models.
+#: Each error is an ensemble's (several networks averaged), not one network's. Three of the
+#: four won the classification task; VGG came second in 2014 (after GoogLeNet) and won localisation.
 IMAGENET_NETWORKS = [
     ImageNetNetwork("AlexNet", 2012, 8, 16.4, 60.0,
                     "Krizhevsky et al. 2012, Table 2 (5 CNNs, no extra data; the winning entry, "
-                    "7 CNNs with extra data, had 15.3%)"),
-    ImageNetNetwork("VGG-19", 2014, 19, 7.3, 144.0, "Simonyan & Zisserman 2014, ILSVRC-2014 submission"),
+                    "7 CNNs with extra data, had 15.3%)", 1),
+    ImageNetNetwork("VGG-19", 2014, 19, 7.3, 144.0,
+                    "Simonyan & Zisserman 2014, Table 7: the ILSVRC-2014 submission, an ensemble of 7 networks "
+                    "(2nd in classification, 1st in localisation); parameters: Table 2, configuration E", 2),
     ImageNetNetwork("GoogLeNet", 2014, 22, 6.67, 6.8,
                     "Szegedy et al. 2014, Table 2 (7 models, 144 crops); parameters: Table 1's params column "
                     "sums to 6,798K weights, read here as K = 1,000, while the table counts in K = 1,024 "
-                    "(its 1024 x 1000 classifier is listed as 1000K), i.e. 6.96 M"),
-    ImageNetNetwork("ResNet-152", 2015, 152, 3.57, 60.2, "He et al. 2015, Table 5 (ensemble); parameters as counted by torchvision"),
+                    "(its 1024 x 1000 classifier is listed as 1000K), i.e. 6.96 M", 1),
+    ImageNetNetwork("ResNet-152", 2015, 152, 3.57, 60.2,
+                    "He et al. 2015, Table 5 (ensemble); parameters as counted by torchvision (the paper "
+                    "states none)", 1),
 ]
 
 #: Szegedy et al. 2014, Table 1: the "params" of the rows that are not Inception modules, in

@@ -84,6 +84,8 @@ def test_plot_decision_regions_draws_and_checks_input():
     out = exp.plot_decision_regions(ax, lambda P: (P[:, 0] * P[:, 1] < 0).astype(int), X, y, title="xor")
     assert out is ax and ax.get_title() == "xor"
     assert len(ax.collections) >= 2          # shaded regions + the scattered points
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["class 0", "class 1", "predicted class 0", "predicted class 1", "decision boundary"]
     with pytest.raises(ValueError, match="two classes"):
         exp.plot_decision_regions(ax, lambda P: P[:, 0], X, np.arange(40) % 3)
     plt.close(fig)

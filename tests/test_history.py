@@ -15,6 +15,24 @@ def test_timeline_is_in_order_and_each_slide_date_correction_names_an_idea_on_it
         assert slide_year != by_idea[idea] and str(slide_year) in why and str(by_idea[idea]) in why
 
 
+def test_svm_is_dated_by_the_kernel_machine_and_the_soft_margin_paper_is_named():
+    year, _, source = next(entry for entry in history.TIMELINE if entry[1] == "Support vector machines")
+    assert year == 1992 and "Boser, Guyon & Vapnik" in source
+    assert "Cortes & Vapnik" in source and "soft margin" in source
+    slide_year, why = history.SLIDE_YEARS["Support vector machines"]
+    assert slide_year == 1994 and "1992" in why and "1995" in why and "soft margin" in why
+
+
+def test_one_winner_per_year_and_vgg_second_with_an_ensemble_error():
+    winners = [net.year for net in history.IMAGENET_NETWORKS if net.classification_place == 1]
+    assert sorted(winners) == sorted(set(winners))          # at most one classification winner a year
+    vgg = next(net for net in history.IMAGENET_NETWORKS if net.name == "VGG-19")
+    googlenet = next(net for net in history.IMAGENET_NETWORKS if net.name == "GoogLeNet")
+    assert vgg.classification_place == 2 and googlenet.classification_place == 1 and vgg.year == googlenet.year
+    assert googlenet.top5_error < vgg.top5_error             # the winner had the lower error
+    assert "ensemble of 7" in vgg.source and "localisation" in vgg.source
+
+
 def test_alexnet_entry_is_the_five_cnn_result_not_the_winning_entry():
     alexnet = next(net for net in history.IMAGENET_NETWORKS if net.name == "AlexNet")
     errors = history.ILSVRC2012_TOP5_ERRORS

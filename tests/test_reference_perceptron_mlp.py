@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlab.data import make_separable, make_xor
-from cnnlab.reference import (functional_margin, mlp_backward, mlp_forward, mlp_init, mlp_loss,
-                              mlp_train, novikoff_bound, numerical_gradient, perceptron_fit, radius,
-                              rel_error)
+from cnnlab.reference import (functional_margin, geometric_margin, mlp_backward, mlp_forward,
+                              mlp_init, mlp_loss, mlp_train, novikoff_bound, numerical_gradient,
+                              perceptron_fit, radius, rel_error)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -27,13 +27,25 @@ XOR_Y = np.array([0, 1, 1, 0])
 def test_updates_never_exceed_the_novikoff_bound(margin):
     for seed in range(30):
         data = make_separable(n=120, dim=2 + seed % 4, margin=margin, rng=seed)
-        R, gamma = radius(data.X), functional_margin(data.X, data.y, data.w, data.b)
+        R, gamma = radius(data.X), geometric_margin(data.X, data.y, data.w, data.b)
         assert R == pytest.approx(data.R) and gamma == pytest.approx(data.gamma)
         result = perceptron_fit(data.X, data.y, max_epochs=10_000)
         assert result.converged
         assert 1 <= result.updates <= novikoff_bound(R, gamma)
-        assert functional_margin(data.X, data.y, result.w, result.b) > 0      # it separates
+        assert geometric_margin(data.X, data.y, result.w, result.b) > 0      # it separates
         np.testing.assert_array_equal(np.sign(data.X @ result.w + result.b), data.y)
+
+
+def test_geometric_margin_is_the_distance_of_the_nearest_point():
+    """Points at distances 1, 2 and 3 from the line x1 = 0: the margin is 1 whatever the
+    scale of (w, b); the deprecated name warns and gives the same value."""
+    X = np.array([[1.0, 5.0], [-2.0, 0.0], [3.0, -4.0]])
+    y = np.array([1, -1, 1])
+    for scale in (1.0, 10.0, 0.01):
+        assert geometric_margin(X, y, scale * np.array([1.0, 0.0]), 0.0) == pytest.approx(1.0)
+    assert geometric_margin(X, y, np.array([1.0, 0.0]), -2.0) == pytest.approx(-1.0)   # x1 = 2 misplaces (1, 5)
+    with pytest.warns(DeprecationWarning, match="renamed geometric_margin"):
+        assert functional_margin(X, y, np.array([3.0, 0.0])) == pytest.approx(1.0)
 
 
 def test_xor_never_converges():
@@ -71,7 +83,7 @@ def test_perceptron_bad_input():
     with pytest.raises(ValueError, match="margin gamma must be positive"):
         novikoff_bound(1.0, 0.0)
     with pytest.raises(ValueError, match="nonzero vector"):
-        functional_margin(XOR_X, 2 * XOR_Y - 1, np.zeros(2))
+        geometric_margin(XOR_X, 2 * XOR_Y - 1, np.zeros(2))
 
 
 # --------------------------------------------------------------------------- MLP

@@ -111,8 +111,11 @@ def plot_decision_regions(ax, predict: Callable[[np.ndarray], np.ndarray], X, y,
                           title: str | None = None):
     """Shade the plane by ``predict(points (m, 2)) -> labels (m,)`` (two classes, 0/1 or
     -1/+1) and draw the points ``X (n, 2)`` with a marker per class (circle / cross), so
-    the picture reads without colour too. Returns ``ax``."""
+    the picture reads without colour too. The legend, beside the axes, names both point
+    markers, both shaded regions ("predicted <label>") and the boundary. Returns ``ax``."""
     from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     from cnnlab.plotting import OKABE_ITO
 
@@ -126,15 +129,18 @@ def plot_decision_regions(ax, predict: Callable[[np.ndarray], np.ndarray], X, y,
     gx, gy = np.meshgrid(xs, ys)
     pred = np.asarray(predict(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(gx.shape)
     high = (pred == classes.max()).astype(float)
-    colours = [OKABE_ITO["sky_blue"], OKABE_ITO["orange"]]
-    ax.contourf(gx, gy, high, levels=[-0.5, 0.5, 1.5], cmap=ListedColormap(colours), alpha=0.35)
+    colours, region_alpha = [OKABE_ITO["sky_blue"], OKABE_ITO["orange"]], 0.35
+    ax.contourf(gx, gy, high, levels=[-0.5, 0.5, 1.5], cmap=ListedColormap(colours), alpha=region_alpha)
     ax.contour(gx, gy, high, levels=[0.5], colors=OKABE_ITO["black"], linewidths=1.5)
     markers = [("o", OKABE_ITO["blue"]), ("x", OKABE_ITO["vermillion"])]
-    for (marker, colour), cls, label in zip(markers, (classes.min(), classes.max()), labels):
-        pts = X[y == cls]
-        ax.scatter(pts[:, 0], pts[:, 1], marker=marker, color=colour, s=18, label=label)
+    points = [ax.scatter(X[y == cls, 0], X[y == cls, 1], marker=marker, color=colour, s=18, label=label)
+              for (marker, colour), cls, label in zip(markers, (classes.min(), classes.max()), labels)]
     ax.set(xlabel="$x_1$", ylabel="$x_2$")
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right", framealpha=0.9)
+    regions = [Patch(facecolor=colour, alpha=region_alpha, label=f"predicted {label}")
+               for colour, label in zip(colours, labels)]
+    boundary = Line2D([], [], color=OKABE_ITO["black"], linewidth=1.5, label="decision boundary")
+    ax.legend(handles=points + regions + [boundary], loc="upper left", bbox_to_anchor=(1.02, 1),
+              framealpha=0.9, fontsize=8)
     return ax

@@ -7,7 +7,7 @@ Labels are ``y_i`` in {-1, +1}. The proof augments every point and the weights::
 
 with ``R = max_i ||x_i||``, starts from ``what = 0`` and, on every mistake
 ``y_i what . xhat_i <= 0``, updates ``what <- what + lr * y_i xhat_i``. If a unit vector
-``w_opt`` with offset ``|b_opt| <= R`` separates the data with functional margin
+``w_opt`` with offset ``|b_opt| <= R`` separates the data with geometric margin
 ``gamma = min_i y_i (w_opt . x_i + b_opt)``, the number of updates ``k`` obeys::
 
     k <= (2R / gamma)**2          (Theorem 1, eq. 24)
@@ -19,13 +19,15 @@ neither the mistakes nor the bound.
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from cnnlab.reference._checks import as_float_array
 
-__all__ = ["perceptron_fit", "PerceptronResult", "radius", "functional_margin", "novikoff_bound"]
+__all__ = ["perceptron_fit", "PerceptronResult", "radius", "geometric_margin", "functional_margin",
+           "novikoff_bound"]
 
 
 class PerceptronResult(NamedTuple):
@@ -57,9 +59,11 @@ def radius(X) -> float:
     return float(np.max(np.linalg.norm(X, axis=1)))
 
 
-def functional_margin(X, y, w, b: float = 0.0) -> float:
-    """``gamma = min_i y_i (w . x_i + b) / ||w||``: the margin of ``(w, b)`` scaled so that
-    ``||w|| = 1``, as the theorem assumes. Positive exactly when ``(w, b)`` separates the data.
+def geometric_margin(X, y, w, b: float = 0.0) -> float:
+    """``gamma = min_i y_i (w . x_i + b) / ||w||``: the geometric margin of ``(w, b)``, the
+    smallest signed distance of a point to the line ``w . x + b = 0``. It equals the functional
+    margin ``min_i y_i (w . x_i + b)`` once ``(w, b)`` is scaled so that ``||w|| = 1``, as the
+    theorem assumes. Positive exactly when ``(w, b)`` separates the data.
 
     Shapes: ``X (n, d)``, ``y (n,)`` in {-1, +1}, ``w (d,)``, ``b`` a float -> a float."""
     X, y = _check_xy(X, y)
@@ -71,10 +75,20 @@ def functional_margin(X, y, w, b: float = 0.0) -> float:
     return float(np.min(y * (X @ w + b)) / norm)
 
 
+def functional_margin(X, y, w, b: float = 0.0) -> float:
+    """Deprecated name of :func:`geometric_margin` (it always returned the geometric margin);
+    kept because problem set 01's tests still import it. Same result.
+
+    Shapes: ``X (n, d)``, ``y (n,)`` in {-1, +1}, ``w (d,)``, ``b`` a float -> a float."""
+    warnings.warn("cnnlab.reference.functional_margin returns the geometric margin and is renamed "
+                  "geometric_margin; import that instead", DeprecationWarning, stacklevel=2)
+    return geometric_margin(X, y, w, b)
+
+
 def novikoff_bound(R: float, gamma: float) -> float:
     """The Block-Novikoff bound ``(2R / gamma)**2`` on the number of perceptron updates.
 
-    Shapes: ``R`` and ``gamma`` scalars (:func:`radius`, :func:`functional_margin`) -> a scalar."""
+    Shapes: ``R`` and ``gamma`` scalars (:func:`radius`, :func:`geometric_margin`) -> a scalar."""
     if gamma <= 0:
         raise ValueError(f"the margin gamma must be positive (the data separable), got {gamma}")
     return (2 * R / gamma) ** 2
