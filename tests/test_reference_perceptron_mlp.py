@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlab.data import make_separable, make_xor
-from cnnlab.reference import (functional_margin, geometric_margin, mlp_backward, mlp_forward,
+from cnnlab.reference import (geometric_margin, mlp_backward, mlp_forward,
                               mlp_init, mlp_loss, mlp_train, novikoff_bound, numerical_gradient,
                               perceptron_fit, radius, rel_error)
 
@@ -38,14 +38,12 @@ def test_updates_never_exceed_the_novikoff_bound(margin):
 
 def test_geometric_margin_is_the_distance_of_the_nearest_point():
     """Points at distances 1, 2 and 3 from the line x1 = 0: the margin is 1 whatever the
-    scale of (w, b); the deprecated name warns and gives the same value."""
+    scale of (w, b)."""
     X = np.array([[1.0, 5.0], [-2.0, 0.0], [3.0, -4.0]])
     y = np.array([1, -1, 1])
     for scale in (1.0, 10.0, 0.01):
         assert geometric_margin(X, y, scale * np.array([1.0, 0.0]), 0.0) == pytest.approx(1.0)
     assert geometric_margin(X, y, np.array([1.0, 0.0]), -2.0) == pytest.approx(-1.0)   # x1 = 2 misplaces (1, 5)
-    with pytest.warns(DeprecationWarning, match="renamed geometric_margin"):
-        assert functional_margin(X, y, np.array([3.0, 0.0])) == pytest.approx(1.0)
 
 
 def test_xor_never_converges():

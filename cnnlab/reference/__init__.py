@@ -27,7 +27,7 @@ from cnnlab.reference.layers import (linear_backward, linear_forward, relu_backw
 from cnnlab.reference.lenet import NumpyLeNet5, lenet_accuracy, train_epoch, train_step
 from cnnlab.reference.mlp import (MLPLayer, mlp_backward, mlp_forward, mlp_init, mlp_loss,
                                   mlp_train)
-from cnnlab.reference.perceptron import (PerceptronResult, functional_margin, geometric_margin,
+from cnnlab.reference.perceptron import (PerceptronResult, geometric_margin,
                                          novikoff_bound, perceptron_fit, radius)
 from cnnlab.reference.pool import (avgpool_backward, avgpool_forward, maxpool_backward,
                                    maxpool_forward)
@@ -40,7 +40,7 @@ __all__ = [
     "maxpool_forward", "maxpool_backward", "avgpool_forward", "avgpool_backward",
     "dropout_forward", "dropout_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_init",
-    "perceptron_fit", "PerceptronResult", "radius", "geometric_margin", "functional_margin",
+    "perceptron_fit", "PerceptronResult", "radius", "geometric_margin",
     "novikoff_bound",
     "MLPLayer", "mlp_init", "mlp_forward", "mlp_loss", "mlp_backward", "mlp_train",
     "numerical_gradient", "rel_error",

@@ -19,14 +19,13 @@ neither the mistakes nor the bound.
 """
 from __future__ import annotations
 
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from cnnlab.reference._checks import as_float_array
 
-__all__ = ["perceptron_fit", "PerceptronResult", "radius", "geometric_margin", "functional_margin",
+__all__ = ["perceptron_fit", "PerceptronResult", "radius", "geometric_margin",
            "novikoff_bound"]
 
 
@@ -73,16 +72,6 @@ def geometric_margin(X, y, w, b: float = 0.0) -> float:
         raise ValueError(f"w must be a nonzero vector of shape ({X.shape[1]},), got {w.shape} "
                          f"with norm {norm}")
     return float(np.min(y * (X @ w + b)) / norm)
-
-
-def functional_margin(X, y, w, b: float = 0.0) -> float:
-    """Deprecated name of :func:`geometric_margin` (it always returned the geometric margin);
-    kept because problem set 01's tests still import it. Same result.
-
-    Shapes: ``X (n, d)``, ``y (n,)`` in {-1, +1}, ``w (d,)``, ``b`` a float -> a float."""
-    warnings.warn("cnnlab.reference.functional_margin returns the geometric margin and is renamed "
-                  "geometric_margin; import that instead", DeprecationWarning, stacklevel=2)
-    return geometric_margin(X, y, w, b)
 
 
 def novikoff_bound(R: float, gamma: float) -> float:
