@@ -148,7 +148,7 @@ def _grade(args) -> int:
     except (OSError, ValueError) as err:  # limits too small, or a source that cannot be read or set up
         print(f"cnnlab grade: {err}", file=sys.stderr)
         return 2 if isinstance(err, grade.SetupDoesNotFit) else 1
-    versions = ", ".join(f"{name} {version}" for name, version in grade.runtime_versions().items())
+    versions = ", ".join(f"{name} {version}" for name, version in sheet.runtime_versions().items())
     measured = f" (peak {sandbox.size_text(peak)})" if peak else ""
     print(f"set-up cells fit the limits{measured}; grading with {versions}")
     try:

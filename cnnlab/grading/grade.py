@@ -25,7 +25,6 @@ import importlib
 import importlib.metadata
 import io
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -62,18 +61,6 @@ class Options:
 class SetupDoesNotFit(ValueError):
     """The source's set-up cells fail under the grading limits; the message says the
     measured need and how to change the limits."""
-
-
-def runtime_versions() -> dict[str, str]:
-    """The versions grading runs with, e.g. ``{"python": "3.12.3", "numpy": "2.3.4",
-    "torch": "2.13.0"}`` (the worker uses this same environment); "not installed" when absent."""
-    versions = {"python": platform.python_version()}
-    for package in ("numpy", "torch"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 @dataclass
