@@ -22,7 +22,6 @@ import contextlib
 import datetime
 import hashlib
 import importlib
-import importlib.metadata
 import io
 import os
 import sys
