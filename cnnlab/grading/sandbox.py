@@ -28,6 +28,7 @@ without the isolation.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -264,6 +265,8 @@ class Worker:
             why = "it did not start in time"
         except (wire.WireClosed, OSError, ValueError):
             why = "it exited before any student code ran"
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)  # its exit status says more
         status = self.process.poll()
         output = self._startup_output()
         detail = f" (exit status {status}" + (f": {output}" if output else "") + ")" if status is not None else ""
