@@ -177,7 +177,8 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 
 def _validate(args) -> int:
-    from .grading.validate import NotebookUnusable, format_table, validate_notebook, version_warnings
+    from .grading.validate import (NotebookUnusable, format_table, off_limits_warnings, validate_notebook,
+                                   version_warnings)
 
     if args.timeout <= 0:
         print(f"cnnlab validate: --timeout {args.timeout}: give the seconds a cell may run, e.g. 120",
@@ -197,6 +198,9 @@ def _validate(args) -> int:
             print(f"cnnlab validate: interrupted while running {path}; its kernel was stopped", file=sys.stderr)
             return 130
         print(f"{path}\n{format_table(outcomes)}\n")
+        for warning in off_limits_warnings(path):
+            print(f"warning: {warning}", file=sys.stderr)
+            status = max(status, 1)
         if not all(o.passed for o in outcomes):
             status = max(status, 1)
     return status

@@ -104,3 +104,16 @@ def test_versions_other_than_the_course_s_are_named_with_the_fix(monkeypatch):
     assert "2.5.1" in torch and f'pip install "torch=={validate.COURSE_TORCH}"' in torch
     installed.update(numpy="2.4.0", torch=f"{validate.COURSE_TORCH}+cpu")
     assert validate.version_warnings() == []
+
+
+def test_an_answer_that_calls_what_its_task_puts_off_limits_is_warned_about(tmp_path):
+    """The exercise keeps each task's off_limits; validate tells the student before grading does."""
+    nb = nbformat.read(REPO / "exercises" / "03_convolution.ipynb", as_version=4)
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "conv_forward_naive")
+    answer.source = ("def conv_forward_naive(x, w, b, conv_param):\n    from cnnlab.reference import conv_forward\n"
+                     "    return conv_forward(x, w, b, conv_param['stride'], conv_param['pad'])\n")
+    nbformat.write(nb, tmp_path / "03_convolution.ipynb")
+    warnings = validate.off_limits_warnings(tmp_path / "03_convolution.ipynb")
+    assert len(warnings) == 1 and warnings[0].startswith("conv_forward_naive uses cnnlab.reference"), warnings
+    assert "scores that task 0" in warnings[0]
+    assert validate.off_limits_warnings(REPO / "solutions" / "03_convolution.ipynb") == []

@@ -131,6 +131,22 @@ def version_warnings() -> list[str]:
     return warnings
 
 
+def off_limits_warnings(path) -> list[str]:
+    """What the notebook's answers use that their task puts off limits (``metadata.cnnlab.
+    off_limits``), found as the grader finds it; the grader scores such a task 0."""
+    from cnnlab.grading import offlimits, restore
+
+    try:
+        cells = restore.parse_notebook(Path(path).read_bytes())
+    except (OSError, restore.Unreadable):
+        return []
+    first = {}  # one warning per answer and listed name, with where it was first seen
+    for finding in offlimits.findings(cells, cells):
+        first.setdefault(finding.summary, finding)
+    return [f"{summary} ({finding.detail}): the task puts it off limits, so grading scores that task 0; "
+            "write it yourself" for summary, finding in first.items()]
+
+
 def _install(package: str, pin: str | None, required: dict) -> str:
     return f'python -m pip install "{package}{f"=={pin}" if pin else required.get(package, "")}"'
 
