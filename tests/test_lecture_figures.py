@@ -22,6 +22,7 @@ import ast
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 import pytest
 
 LECTURES = sorted((Path(__file__).resolve().parent.parent / "lectures").glob("*.ipynb"))
@@ -72,11 +73,16 @@ def makes_a_figure(tree: ast.AST) -> bool:
     return any(name in FIGURE_MAKERS or name.startswith(("plot", "draw_")) for _, name in _called_names(tree))
 
 
+def parse(source: str) -> ast.AST:
+    """A code cell as Python, its IPython magics (the set-up cell's ``%pip``) turned into calls."""
+    return ast.parse(TransformerManager().transform_cell(source))
+
+
 def draws(cell) -> bool:
     """The static rule of the module docstring."""
     if cell.cell_type != "code":
         return False
-    tree = ast.parse(cell.source)
+    tree = parse(cell.source)
     return shows_plt(tree) or ends_with_explorer(tree)
 
 
@@ -114,7 +120,7 @@ def test_the_rule_sees_every_figure(path):
     for i, cell in _cells(path):
         if cell.cell_type != "code":
             continue
-        tree = ast.parse(cell.source)
+        tree = parse(cell.source)
         if makes_a_figure(tree):
             assert shows_plt(tree), f"{path.name} cell {i} makes a figure without plt.show(): show it explicitly"
         images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
