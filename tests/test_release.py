@@ -8,7 +8,6 @@ docs/authoring.md (examples/) is generated, checked, validated and graded here t
 """
 from __future__ import annotations
 
-import csv
 import shutil
 import subprocess
 import sys

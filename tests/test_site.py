@@ -7,9 +7,7 @@ set-up cell, the configuration, the widget fallback, binder/ and the build's err
 from __future__ import annotations
 
 import html
-import json
 import re
-import shutil
 import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
