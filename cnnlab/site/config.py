@@ -14,7 +14,10 @@ the defaults shown.
 from __future__ import annotations
 
 import re
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
