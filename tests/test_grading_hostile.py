@@ -202,7 +202,7 @@ def batch(tmp_path_factory):
     result = subprocess.run(
         [sys.executable, "-m", "cnnlab.cli", "grade", *(str(s[0]) for s in submissions.values()),
          "--solution", str(SOLUTION), "--out", str(paths["sheet"]), "--feedback", str(paths["feedback"]),
-         "--jobs", "2", "--timeout", "8", "--max-time", "40", "--max-memory", "1G"],
+         "--jobs", "2", "--timeout", "8", "--max-time", "30", "--max-memory", "1G"],
         capture_output=True, text=True, timeout=900, env=dict(os.environ, CNNLAB_DATA=str(data)))
     stop.set()
     thread.join()

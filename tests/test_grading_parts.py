@@ -476,6 +476,24 @@ def test_a_sandbox_that_cannot_restart_is_the_graders_error(tmp_path, monkeypatc
                         "grader error: the student's side could not be restarted after a test timed out"]
 
 
+def test_a_restart_that_runs_into_the_submission_s_deadline_is_the_student_s_time(tmp_path, monkeypatch):
+    """A fresh worker that cannot start before --max-time ends is the submission running out
+    of time, not the grader's failure (the row must not ask for a regrade)."""
+    started = []
+
+    def worker_then_late(*args, **kwargs):
+        if started:
+            time.sleep(max(0.0, kwargs["max_seconds"]))  # starting takes the rest of the submission's time
+            raise sandbox.WorkerUnstarted("the sandboxed worker did not start: it did not start in time")
+        started.append(sandbox.Worker(*args, **kwargs))
+        return started[-1]
+    monkeypatch.setattr(grade, "Worker", worker_then_late)
+    outcomes, problems, _ = _judged(tmp_path, "def slow(n):\n    while True:\n        pass", timeout=3, max_time=12)
+    assert outcomes["test_slow"].status == "failed"
+    assert outcomes["test_after"].status == "not run" and "ran out of time" in outcomes["test_after"].message
+    assert problems == ["test timed out: test_slow", "timed out"]
+
+
 def test_an_answer_that_uses_an_off_limits_name_scores_zero_where_it_is_read(tmp_path):
     outcomes, problems, _ = _judged(tmp_path, "import cnnlab.reference\ndef double(x):\n    return 2 * x")
     assert problems == [], "an import outside the answer cell is the student's own business"

@@ -350,8 +350,9 @@ def run_tests(source: list[Cell], base: dict, session: Session, cell_timeout: fl
         if session.lost == "test timed out" and restart is not None and time.monotonic() < session.deadline - 1:
             try:
                 restart(session)
-            except Exception:  # the grader's own failure, e.g. a sandbox that cannot start again
-                session.lost = "grader error"
+            except Exception:  # the grader's own failure (a sandbox that cannot start again), unless
+                # the submission's own time ran out while the fresh worker was starting
+                session.lost = "timed out" if time.monotonic() >= session.deadline - 1 else "grader error"
         if session.lost:
             outcome.status = "grader error" if session.lost == "grader error" else "not run"
             outcome.message = f"not run: {LOST[session.lost]}"
