@@ -201,17 +201,15 @@ def test_shards_in_separate_processes_give_the_rows_of_one_run(tmp_path):
     broken = dict(answers["alice"], count_mistakes=answers["alice"]["count_mistakes"].replace("<= 0", "< 0"))
     paths = [planted.write_submission(tmp_path / "class", s, broken if s == "carol" else answers[s])
              for s in students]
-    n = 3  # the unsharded run and the shards run at the same time
-    whole = subprocess.Popen([sys.executable, "-m", "cnnlab.cli", "grade", *map(str, paths), "--solution",
-                              str(planted.SOLUTION), "--out", str(tmp_path / "one.csv"), "--jobs", "2"],
-                             env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    whole = _cnnlab("grade", *paths, "--solution", planted.SOLUTION, "--out", tmp_path / "one.csv", "--jobs", "2")
+    assert whole.returncode == 0, whole.stderr
+    n = 3
     procs = [subprocess.Popen([sys.executable, "-m", "cnnlab.cli", "grade", *map(str, paths), "--solution",
                                str(planted.SOLUTION), "--shard", f"{k}/{n}",
                                "--out", str(tmp_path / f"grades-{k - 1}.csv")],
                               env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for k in range(1, n + 1)]
-    for proc in [whole, *procs]:
+    for proc in procs:
         out, _ = proc.communicate(timeout=600)
         assert proc.returncode == 0, out
     shards = [tmp_path / f"grades-{k}.csv" for k in range(n)]
