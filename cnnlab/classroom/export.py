@@ -28,6 +28,7 @@ import io
 from pathlib import Path
 
 from cnnlab.classroom.adjust import Adjusted
+from cnnlab.grading.sheet import FORMULA_STARTS
 from cnnlab.notebooks import write_text_atomically
 
 FORMATS = ("canvas", "moodle", "wide")
@@ -45,7 +46,7 @@ def neutralize(cell) -> str:
     if isinstance(cell, (int, float)):
         return f"{cell:g}"
     text = str(cell)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def read_roster(path) -> tuple[list[str], list[dict]]:

@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnlab.grading.sheet import NUMERIC_FIELDS, unneutralize
+
 REQUIRED = ("student", "notebook", "score", "max_score", "status")
-NUMERIC = {"score", "max_score", "seconds"}
 
 
 class SheetError(ValueError):
@@ -50,23 +51,18 @@ class Row:
         return Path(self.notebook).stem
 
 
-def _restore(name: str, value: str | None) -> str:
-    """Undo the spreadsheet neutralization of a text cell: the grader puts a ``'`` before a
-    cell starting with ``= + - @``, tab, CR or ``'``, so one leading ``'`` goes."""
-    value = value or ""
-    return value[1:] if name not in NUMERIC and value.startswith("'") else value
-
-
 def read_sheet_dicts(path) -> list[dict]:
-    """The sheet's rows as dicts of text, in file order. (The one place that parses the
-    CSV: once ``cnnlab.grading.sheet.read_rows`` keeps every column, it can stand here.)"""
+    """The sheet's rows as dicts of text, in file order, spreadsheet neutralization undone as
+    the grader's own reader does; unlike ``cnnlab.grading.sheet.read_rows`` (which fills
+    missing columns) it refuses a CSV that is not a grade sheet."""
     with Path(path).open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise SheetError(f"{path}: not a grade sheet: no column(s) {', '.join(missing)} "
                              f"(found {reader.fieldnames}); pass the grades.csv that `cnnlab grade --out` wrote")
-        return [{key: _restore(key, value) for key, value in row.items() if key is not None} for row in reader]
+        return [{key: (value or "") if key in NUMERIC_FIELDS else unneutralize(value or "")
+                 for key, value in row.items() if key is not None} for row in reader]
 
 
 def _number(text: str, what: str, where: str) -> float:

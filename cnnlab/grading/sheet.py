@@ -85,7 +85,8 @@ def neutralize(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS + ("'",)) else value
 
 
-def _unneutralize(value: str) -> str:
+def unneutralize(value: str) -> str:
+    """Undo :func:`neutralize` (one leading ``'`` goes)."""
     return value[1:] if value.startswith("'") else value
 
 
@@ -242,7 +243,7 @@ def read_rows(csv_path) -> list[dict]:
         rows = []
         for raw in csv.DictReader(handle):
             row = {name: raw.get(name) or "" for name in CSV_FIELDS}
-            rows.append({name: value if name in NUMERIC_FIELDS else _unneutralize(value)
+            rows.append({name: value if name in NUMERIC_FIELDS else unneutralize(value)
                          for name, value in row.items()})
         return rows
 
