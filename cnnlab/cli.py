@@ -144,7 +144,8 @@ def _grade(args) -> int:
     options = grade.Options(args.timeout, args.max_time, max_memory, not args.no_sandbox)
     print(sandbox.describe_limits(max_memory, not args.no_sandbox))
     try:
-        peak = grade.check_setup_fits(grade.prepare(args.solution), options)
+        prepared = grade.prepare(args.solution)
+        peak = grade.check_setup_fits(prepared, options)
     except (OSError, ValueError) as err:  # limits too small, or a source that cannot be read or set up
         print(f"cnnlab grade: {err}", file=sys.stderr)
         return 2 if isinstance(err, grade.SetupDoesNotFit) else 1
@@ -152,7 +153,7 @@ def _grade(args) -> int:
     measured = f" (peak {sandbox.size_text(peak)})" if peak else ""
     print(f"set-up cells fit the limits{measured}; grading with {versions}")
     try:
-        reports = batch.grade_batch(args.submissions, args.solution, args.out, args.feedback, options,
+        reports = batch.grade_batch(args.submissions, prepared, args.out, args.feedback, options,
                                     jobs=args.jobs, force=args.force, shard=shard, layout=args.layout)
     except intake.Ambiguous as err:  # refused before anything is graded
         print(f"cnnlab grade: {err}", file=sys.stderr)

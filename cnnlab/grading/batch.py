@@ -119,12 +119,13 @@ def _record(report: GradeReport, out, feedback, log) -> GradeReport:
 def grade_batch(submissions, solution, out, feedback=None, options: Options = Options(), jobs: int = 1,
                 force: bool = False, shard=None, log=print, layout: str = "default") -> list[GradeReport]:
     """Grade ``submissions`` (paths, or folders for ``layout="nbgrader"``; see ``intake``)
-    against ``solution``, merging each row into ``out`` as it comes; return the reports of
-    this run (unchanged submissions are not graded again unless ``force``; rows that were
-    the grader's failure always are). ``intake.Ambiguous`` before grading anything if two
+    against ``solution`` (a path, or the ``Prepared`` source when the caller has it already),
+    merging each row into ``out`` as it comes; return the reports of this run (unchanged
+    submissions are not graded again unless ``force``; rows that were the grader's failure
+    always are). ``intake.Ambiguous`` before grading anything if two
     submissions map to one student."""
-    found = intake.discover(submissions, solution, layout, log=lambda line: log(terminal_text(line)))
-    prepared = prepare(solution)
+    prepared = solution if isinstance(solution, Prepared) else prepare(solution)
+    found = intake.discover(submissions, prepared.path, layout, log=lambda line: log(terminal_text(line)))
     existing = sheet.rows_by_key(out)
     queue = select_shard(found, shard)
     running, reports, limit = {}, [], 2 * options.max_time + 60
