@@ -527,6 +527,7 @@ OFF_LIMITS = ("cnnlab.reference", "torch.nn.functional", "torch.nn.Conv2d", "tor
     ("import cnnlab.arith\ndef f(x): return cnnlab.arith.conv_output_size(x, 3)", False),
     ("def f(F): return F.conv2d(x)", False),            # a parameter is not the module
     ("def f(x: (", False),                               # does not parse: it fails, it is not off limits
+    ("x = " + "-" * 200_000 + "1", False),              # the parser runs out of memory: no crash either
     ("import importlib\ndef f(x): return importlib.import_module('cnnlab.' + 'reference')", False),  # run time
 ])
 def test_the_static_check_catches_the_spellings_it_documents(code, caught):

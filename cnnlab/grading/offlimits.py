@@ -138,8 +138,8 @@ def program_findings(source: list[Cell], program: list[tuple[str, str]]) -> list
     for label, code in program:
         try:
             tree = ast.parse(code)
-        except SyntaxError:
-            continue
+        except (SyntaxError, ValueError, MemoryError, RecursionError):  # code the parser refuses or
+            continue  # chokes on (deep nesting) fails in the sandbox; it must not crash the judge
         _bind_aliases(tree, aliases)
         cell = answers.get(label)
         if cell is None:
